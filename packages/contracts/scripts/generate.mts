@@ -2,10 +2,13 @@
 //   src/gen/**          ts-proto output for @grpc/grpc-js (buf generate, buf.gen.yaml)
 //   descriptors.binpb   the compiled FileDescriptorSet with imports and source info (buf build)
 //   src/gen/events.ts   the event catalog: one EventType per message carrying (agora.options.v1.event)
+//   grpc-protocols.binpb  descriptors of grpc.health.v1 and grpc.reflection.v1/v1alpha, compiled from the
+//                       .proto files their npm packages ship, so server reflection can describe them too
 // `node scripts/generate.mts --out DIR` writes the same files under DIR instead (used by the
 // freshness test, which compares them with the committed ones).
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createFileRegistry, type DescMessage, fromBinary, getOption } from "@bufbuild/protobuf";
@@ -13,6 +16,7 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const protoRoot = resolve(packageRoot, "../../proto");
+const requireResolve = createRequire(import.meta.url).resolve;
 const outFlag = process.argv.indexOf("--out");
 const outRoot = outFlag > 0 ? resolve(process.argv[outFlag + 1] ?? "") : packageRoot;
 const buf = resolve(packageRoot, "node_modules/.bin/buf");
@@ -35,6 +39,21 @@ run(["lint", protoRoot]);
 run(["generate", "--template", "buf.gen.yaml", "--output", outRoot]);
 const descriptorPath = join(outRoot, "descriptors.binpb");
 run(["build", protoRoot, "--output", descriptorPath]);
+
+// The standard gRPC protocols every server speaks. Two buf builds; concatenating two serialized
+// FileDescriptorSets yields one set holding the files of both (repeated field 1).
+const healthRoot = dirname(dirname(dirname(requireResolve("grpc-health-check/proto/health/v1/health.proto"))));
+const reflectionRoot = resolve(dirname(requireResolve("@grpc/reflection/package.json")), "build/proto");
+const healthSet = join(outRoot, "health.binpb.tmp");
+const reflectionSet = join(outRoot, "reflection.binpb.tmp");
+run(["build", healthRoot, "--output", healthSet]);
+run(["build", reflectionRoot, "--path", join(reflectionRoot, "grpc/reflection"), "--output", reflectionSet]);
+writeFileSync(
+  join(outRoot, "grpc-protocols.binpb"),
+  Buffer.concat([readFileSync(healthSet), readFileSync(reflectionSet)]),
+);
+rmSync(healthSet);
+rmSync(reflectionSet);
 
 // The event catalog, read from the options in the descriptors just built.
 const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, readFileSync(descriptorPath)));

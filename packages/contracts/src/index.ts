@@ -14,3 +14,14 @@ export function descriptorSetBytes(): Uint8Array {
   cachedDescriptorSet ??= readFileSync(descriptorSetPath);
   return cachedDescriptorSet;
 }
+
+/** Absolute path of the descriptors of grpc.health.v1 and grpc.reflection.v1/v1alpha. */
+export const grpcProtocolsDescriptorSetPath: string = join(__dirname, "..", "grpc-protocols.binpb");
+
+let cachedProtocols: Uint8Array | undefined;
+
+/** The FileDescriptorSet bytes of the standard gRPC health and reflection protocols, read once. */
+export function grpcProtocolsDescriptorSetBytes(): Uint8Array {
+  cachedProtocols ??= readFileSync(grpcProtocolsDescriptorSetPath);
+  return cachedProtocols;
+}

@@ -1,0 +1,81 @@
+import { z } from "zod";
+
+/** Thrown at start when the environment does not describe a valid configuration. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join("\n  ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const port = z.coerce.number().int().min(0).max(65535);
+const milliseconds = z.coerce.number().int().min(0);
+const logLevel = z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]);
+
+/** Reads a boolean environment variable written as true/false, 1/0, yes/no. */
+export const booleanFromEnv = z
+  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .transform((value) => value === "true" || value === "1" || value === "yes");
+
+/** Reads a `host:port` address of a downstream gRPC service. */
+export const grpcAddress = z
+  .string()
+  .regex(/^(dns:\/\/\/)?[A-Za-z0-9.\-_[\]:]+:\d{1,5}$/, "must be host:port, for example 127.0.0.1:50051");
+
+/**
+ * The variables every service understands (ARCHITECTURE.md, "Configuration"). Each service adds its
+ * own with {@link loadConfig}'s `extra` schema.
+ */
+export function baseConfigSchema(defaults: { grpcPort: number; metricsPort: number }) {
+  return z.object({
+    GRPC_PORT: port.default(defaults.grpcPort),
+    GRPC_HOST: z.string().min(1).default("0.0.0.0"),
+    METRICS_PORT: port.default(defaults.metricsPort),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
+      .optional(),
+    PGLITE_DIR: z.string().min(1).optional(),
+    NATS_URL: z.string().min(1).optional(),
+    NATS_SUBJECT_PREFIX: z
+      .string()
+      .regex(/^([A-Za-z0-9_-]+\.)*$/, "must be empty or dot-terminated tokens, for example test42.")
+      .default(""),
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
+    LOG_LEVEL: logLevel.default("info"),
+    LOG_FORMAT: z.enum(["auto", "json", "pretty"]).default("auto"),
+    SERVICE_VERSION: z.string().min(1).default("dev"),
+    SHUTDOWN_DELAY_MS: milliseconds.default(0),
+    SHUTDOWN_TIMEOUT_MS: milliseconds.default(10_000),
+    FAULT_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
+    FAULT_DELAY_MS: milliseconds.default(0),
+  });
+}
+
+export type BaseConfig = z.infer<ReturnType<typeof baseConfigSchema>>;
+
+/**
+ * Validates the environment against the base schema plus a service's own variables. Empty strings
+ * count as unset. Throws a {@link ConfigError} naming every bad variable and why.
+ */
+export function loadConfig<E extends z.ZodRawShape>(
+  env: Record<string, string | undefined>,
+  defaults: { grpcPort: number; metricsPort: number },
+  extra: E,
+): BaseConfig & z.infer<z.ZodObject<E>> {
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const schema = baseConfigSchema(defaults).extend(extra);
+  const result = schema.safeParse(cleaned);
+  if (!result.success) {
+    throw new ConfigError(
+      result.error.issues.map((issue) => {
+        const variable = issue.path.join(".");
+        const given = cleaned[variable];
+        return `${variable}: ${issue.message}${given === undefined ? "" : ` (got ${JSON.stringify(given)})`}`;
+      }),
+    );
+  }
+  return result.data as BaseConfig & z.infer<z.ZodObject<E>>;
+}
+
+export { z };

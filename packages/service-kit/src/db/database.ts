@@ -1,0 +1,149 @@
+import { PGlite } from "@electric-sql/pglite";
+import type { SQL } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import type { Logger } from "pino";
+import postgres from "postgres";
+
+/** A drizzle database over either driver; services write queries against this type only. */
+export type Db<S extends Record<string, unknown> = Record<string, never>> = PgDatabase<PgQueryResultHKT, S>;
+/** A transaction of {@link Db}. */
+export type Tx<S extends Record<string, unknown> = Record<string, never>> = PgTransaction<
+  PgQueryResultHKT,
+  S,
+  Record<string, never>
+>;
+
+/** A folder of drizzle-kit migrations and the table that records which ran. */
+export interface MigrationSet {
+  folder: string;
+  /** Name of the bookkeeping table; sets sharing a database need different tables. */
+  table: string;
+}
+
+export interface DatabaseOptions<S extends Record<string, unknown>> {
+  /** postgres:// URL; when absent, an embedded PGlite is used. */
+  url?: string;
+  /** Data folder for the embedded PGlite; in memory when absent. */
+  pgliteDir?: string;
+  schema: S;
+  /** Applied in order at start, under a lock so replicas starting together take turns. */
+  migrations: readonly MigrationSet[];
+  logger: Logger;
+  /** Connections in the pool (postgres only). Default 10. */
+  poolSize?: number;
+  /** Name shown in pg_stat_activity. */
+  applicationName?: string;
+}
+
+/** An open database: drizzle plus what drizzle does not abstract over the two drivers. */
+export interface Database<S extends Record<string, unknown>> {
+  readonly db: Db<S>;
+  readonly kind: "postgres" | "pglite";
+  /** Runs raw SQL and returns its rows, whichever the driver. */
+  rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>;
+  /** Calls `onNotify` for every NOTIFY on `channel` until the returned function is called. */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  close(): Promise<void>;
+}
+
+/** Lock id for migrations: the same in every replica, so they migrate one after another. */
+const MIGRATION_LOCK_ID = 7_482_001;
+
+function rowsOf<T>(result: unknown): T[] {
+  // postgres.js returns the rows array itself; PGlite returns { rows }.
+  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+/**
+ * Opens the service's database and applies its migrations: postgres.js when a URL is configured,
+ * otherwise an embedded PGlite (in memory, or in `pgliteDir` to keep data across restarts).
+ */
+export async function openDatabase<S extends Record<string, unknown>>(
+  options: DatabaseOptions<S>,
+): Promise<Database<S>> {
+  return options.url ? openPostgres(options.url, options) : openPglite(options);
+}
+
+async function openPostgres<S extends Record<string, unknown>>(
+  url: string,
+  options: DatabaseOptions<S>,
+): Promise<Database<S>> {
+  const connection = {
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? "agora" },
+  } as const;
+  // Migrations run on a single dedicated connection that holds a session advisory lock meanwhile.
+  const migrator = postgres(url, { ...connection, max: 1 });
+  try {
+    await migrator`select pg_advisory_lock(${MIGRATION_LOCK_ID})`;
+    try {
+      const migrationDb = drizzlePostgres(migrator);
+      for (const set of options.migrations) {
+        await migratePostgres(migrationDb, { migrationsFolder: set.folder, migrationsTable: set.table });
+      }
+    } finally {
+      await migrator`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`;
+    }
+  } catch (error) {
+    throw new Error(`database ${redact(url)}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
+  } finally {
+    await migrator.end({ timeout: 5 });
+  }
+  options.logger.info(
+    { database: redact(url), migrations: options.migrations.map((set) => set.table) },
+    "database ready",
+  );
+
+  const client = postgres(url, { ...connection, max: options.poolSize ?? 10, idle_timeout: 30 });
+  const db = drizzlePostgres(client, { schema: options.schema }) as unknown as Db<S>;
+  return {
+    db,
+    kind: "postgres",
+    rows: async <T>(query: SQL) => rowsOf<T>(await db.execute(query)),
+    listen: async (channel, onNotify) => {
+      const subscription = await client.listen(channel, (payload) => onNotify(payload));
+      return () => subscription.unlisten();
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+async function openPglite<S extends Record<string, unknown>>(options: DatabaseOptions<S>): Promise<Database<S>> {
+  const client = await PGlite.create(options.pgliteDir ?? "memory://");
+  const db = drizzlePglite(client, { schema: options.schema }) as unknown as Db<S>;
+  for (const set of options.migrations) {
+    await migratePglite(db as unknown as Parameters<typeof migratePglite>[0], {
+      migrationsFolder: set.folder,
+      migrationsTable: set.table,
+    });
+  }
+  options.logger.info(
+    { database: options.pgliteDir ? `pglite:${options.pgliteDir}` : "pglite (in memory)" },
+    "embedded database ready",
+  );
+  return {
+    db,
+    kind: "pglite",
+    rows: async <T>(query: SQL) => rowsOf<T>(await db.execute(query)),
+    listen: async (channel, onNotify) => client.listen(channel, onNotify),
+    close: () => client.close(),
+  };
+}
+
+/** The URL without its password, for logs and errors. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.toString();
+  } catch {
+    return "(unparseable database URL)";
+  }
+}

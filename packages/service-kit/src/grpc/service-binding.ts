@@ -1,0 +1,206 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import * as grpc from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { DomainError, statusName } from "../errors";
+import { metadataKeys, type RequestContext, runWithRequestContext } from "../request-context";
+import {
+  isServiceError,
+  type MethodDefinitionLike,
+  type RequestOf,
+  type ResponseOf,
+  type ServiceDefinitionLike,
+  splitPath,
+} from "./types";
+
+/** What a handler knows about the call it serves. */
+export interface CallContext extends RequestContext {
+  /** Incoming metadata. */
+  readonly metadata: grpc.Metadata;
+  /** Full method path, e.g. "/agora.catalog.v1.CatalogService/GetProduct". */
+  readonly path: string;
+  /** Logger with the method and correlation id attached. */
+  readonly logger: Logger;
+  /** Aborted when the caller cancels or the deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+/** Sends messages of a server stream; resolves once the transport accepted the message (backpressure). */
+export interface ResponseStream<T> {
+  send(message: T): Promise<void>;
+}
+
+/** The promise-based handlers of a service: one function per RPC, typed from the definition. */
+export type ServiceHandlers<D extends ServiceDefinitionLike> = {
+  [K in keyof D]: D[K] extends { requestStream: false; responseStream: false }
+    ? (request: RequestOf<D[K]>, context: CallContext) => Promise<ResponseOf<D[K]>>
+    : D[K] extends { requestStream: false; responseStream: true }
+      ? (request: RequestOf<D[K]>, context: CallContext, stream: ResponseStream<ResponseOf<D[K]>>) => Promise<void>
+      : never;
+};
+
+/** A service definition with its handlers, ready to be added to a server. */
+export interface ServiceBinding {
+  /** Fully qualified service name, e.g. "agora.catalog.v1.CatalogService". */
+  readonly name: string;
+  readonly definition: grpc.ServiceDefinition;
+  readonly implementation: grpc.UntypedServiceImplementation;
+}
+
+/** Simulated faults for canary demos (FAULT_ERROR_RATE, FAULT_DELAY_MS). */
+export interface FaultInjection {
+  errorRate: number;
+  delayMs: number;
+}
+
+const decodeFailure = Symbol("decodeFailure");
+interface DecodeFailure {
+  [decodeFailure]: string;
+}
+
+function isDecodeFailure(value: unknown): value is DecodeFailure {
+  return typeof value === "object" && value !== null && decodeFailure in value;
+}
+
+/**
+ * Maps an error thrown by a handler to the status sent to the caller: a DomainError keeps its code
+ * and message; a failed downstream call keeps its code (its message is prefixed with the
+ * downstream); anything else is INTERNAL with the detail logged, not sent.
+ */
+export function toStatus(error: unknown, logger: Logger): grpc.StatusObject {
+  if (error instanceof DomainError) {
+    return { code: error.code, details: error.message, metadata: new grpc.Metadata() };
+  }
+  if (isServiceError(error)) {
+    logger.warn({ code: statusName(error.code), details: error.details }, "downstream call failed");
+    return { code: error.code, details: error.details, metadata: new grpc.Metadata() };
+  }
+  const errorId = randomUUID();
+  logger.error({ err: error, error_id: errorId }, "unexpected error in handler");
+  return {
+    code: grpc.status.INTERNAL,
+    details: `internal error (error id ${errorId}); the service logged the details`,
+    metadata: new grpc.Metadata(),
+  };
+}
+
+function deadlineOf(call: { getDeadline(): grpc.Deadline }): Date | undefined {
+  const deadline = call.getDeadline();
+  if (deadline instanceof Date) return deadline;
+  return Number.isFinite(deadline) ? new Date(deadline) : undefined;
+}
+
+function firstString(metadata: grpc.Metadata, key: string): string | undefined {
+  const value = metadata.get(key)[0];
+  return typeof value === "string" && value !== "" ? value : undefined;
+}
+
+function contextFor(
+  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+  path: string,
+  logger: Logger,
+): CallContext {
+  const abort = new AbortController();
+  call.on("cancelled", () => abort.abort(new Error("cancelled by the caller")));
+  const deadline = deadlineOf(call);
+  const correlationId =
+    firstString(call.metadata, metadataKeys.correlationId) ??
+    firstString(call.metadata, metadataKeys.requestId) ??
+    randomUUID();
+  const customerId = firstString(call.metadata, metadataKeys.customerId);
+  return {
+    correlationId,
+    deadline,
+    signal: abort.signal,
+    customerId,
+    metadata: call.metadata,
+    path,
+    logger: logger.child({ rpc: path, correlation_id: correlationId }),
+  };
+}
+
+async function injectFaults(faults: FaultInjection | undefined): Promise<void> {
+  if (!faults) return;
+  if (faults.delayMs > 0) await sleep(faults.delayMs);
+  if (faults.errorRate > 0 && Math.random() < faults.errorRate) {
+    throw new DomainError(grpc.status.UNAVAILABLE, "injected fault (FAULT_ERROR_RATE)");
+  }
+}
+
+/**
+ * Binds promise-based handlers to a ts-proto service definition. Every call runs inside a request
+ * context (correlation id, deadline, customer), thrown errors become statuses via {@link toStatus},
+ * and a request that cannot be decoded is INVALID_ARGUMENT instead of grpc-js's INTERNAL.
+ */
+export function bindService<D extends ServiceDefinitionLike>(
+  definition: D,
+  handlers: ServiceHandlers<D>,
+  options: { logger: Logger; faults?: FaultInjection },
+): ServiceBinding {
+  const safeDefinition: Record<string, MethodDefinitionLike> = {};
+  const implementation: grpc.UntypedServiceImplementation = {};
+  let serviceName = "";
+  for (const [name, method] of Object.entries(definition)) {
+    serviceName = splitPath(method.path).service;
+    safeDefinition[name] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (error) {
+          return { [decodeFailure]: error instanceof Error ? error.message : String(error) } satisfies DecodeFailure;
+        }
+      },
+    };
+    const handler = (handlers as Record<string, unknown>)[name];
+    if (typeof handler !== "function") throw new Error(`no handler for ${method.path}`);
+    if (method.requestStream) throw new Error(`${method.path}: client streaming is not supported by the kit`);
+    if (!method.responseStream) {
+      implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
+        const context = contextFor(call, method.path, options.logger);
+        runWithRequestContext(context, async () => {
+          try {
+            if (isDecodeFailure(call.request)) {
+              throw new DomainError(
+                grpc.status.INVALID_ARGUMENT,
+                `request: not a valid message (${call.request[decodeFailure]})`,
+              );
+            }
+            await injectFaults(options.faults);
+            callback(null, await handler(call.request, context));
+          } catch (error) {
+            callback(toStatus(error, context.logger));
+          }
+        });
+      }) as grpc.handleUnaryCall<unknown, unknown>;
+    } else {
+      implementation[name] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
+        const context = contextFor(call, method.path, options.logger);
+        const stream: ResponseStream<unknown> = {
+          send: (message) =>
+            new Promise<void>((resolve) => {
+              if (call.cancelled || call.writableEnded) return resolve();
+              if (call.write(message)) resolve();
+              else call.once("drain", () => resolve());
+            }),
+        };
+        runWithRequestContext(context, async () => {
+          try {
+            if (isDecodeFailure(call.request)) {
+              throw new DomainError(
+                grpc.status.INVALID_ARGUMENT,
+                `request: not a valid message (${call.request[decodeFailure]})`,
+              );
+            }
+            await injectFaults(options.faults);
+            await handler(call.request, context, stream);
+            if (!call.cancelled) call.end();
+          } catch (error) {
+            if (!call.cancelled) call.emit("error", toStatus(error, context.logger));
+          }
+        });
+      }) as grpc.handleServerStreamingCall<unknown, unknown>;
+    }
+  }
+  return { name: serviceName, definition: safeDefinition as unknown as grpc.ServiceDefinition, implementation };
+}

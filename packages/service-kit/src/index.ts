@@ -1,0 +1,17 @@
+export * from "./config";
+export * from "./db/database";
+export * from "./errors";
+export * from "./grpc/client";
+export * from "./grpc/descriptor-index";
+export * from "./grpc/reflection";
+export * from "./grpc/server";
+export * from "./grpc/service-binding";
+export * from "./grpc/types";
+export * from "./logger";
+export * from "./metrics";
+export type { Amount } from "./money";
+export * as money from "./money";
+export * from "./paging";
+export * from "./request-context";
+export * from "./service";
+export * from "./validation";

@@ -1,0 +1,269 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "pino";
+import type { Registry } from "prom-client";
+import { type BaseConfig, ConfigError, loadConfig, type z } from "./config";
+import { type Database, type MigrationSet, openDatabase, redact } from "./db/database";
+import { type ClientPolicies, createClient, type PromiseClient } from "./grpc/client";
+import { agoraDescriptors } from "./grpc/descriptor-index";
+import { GrpcServer } from "./grpc/server";
+import { bindService, type ServiceBinding, type ServiceHandlers } from "./grpc/service-binding";
+import type { ServiceDefinitionLike } from "./grpc/types";
+import { createLogger } from "./logger";
+import { createGrpcMetrics, createMetricsRegistry, type GrpcMetrics, startMetricsServer } from "./metrics";
+
+/** Work that runs beside the gRPC server: consumers, relays, sweepers. Stopped in reverse order. */
+export interface BackgroundTask {
+  readonly name: string;
+  start(): Promise<void> | void;
+  stop(): Promise<void> | void;
+}
+
+/** What a service's setup returns: its gRPC services and background work. */
+export interface ServiceParts {
+  grpc: ServiceBinding[];
+  background?: BackgroundTask[];
+}
+
+/** What a service's setup gets from the kit. */
+export interface SetupContext<C, S extends Record<string, unknown>> {
+  readonly config: C;
+  readonly logger: Logger;
+  readonly registry: Registry;
+  readonly metrics: GrpcMetrics;
+  /** The service's database, migrated (only when the service declares one). */
+  readonly database: Database<S>;
+  /** Binds promise-based handlers to a service definition (with logging, errors, faults). */
+  bind<D extends ServiceDefinitionLike>(definition: D, handlers: ServiceHandlers<D>): ServiceBinding;
+  /** A resilient client to a downstream service, closed at shutdown. */
+  client<D extends ServiceDefinitionLike>(
+    definition: D,
+    address: string,
+    options: { downstream: string; policies?: ClientPolicies },
+  ): PromiseClient<D>;
+  /** Runs `hook` at shutdown, after the gRPC server drained and background work stopped. */
+  onShutdown(hook: () => Promise<void> | void): void;
+}
+
+/** A service as its main.ts declares it. */
+export interface ServiceSpec<E extends z.ZodRawShape, S extends Record<string, unknown>> {
+  /** Short name, e.g. "catalog"; used in logs, metrics and the database application name. */
+  name: string;
+  /** Default ports (ARCHITECTURE.md); GRPC_PORT and METRICS_PORT override them. */
+  ports: { grpc: number; metrics: number };
+  /** The service's own environment variables. */
+  config?: E;
+  /** The drizzle schema and migrations folder, for services that own data. */
+  database?: { schema: S; migrationsFolder: string };
+  /** Extra migration sets applied before the service's own (the kit's event tables). */
+  kitMigrations?: readonly MigrationSet[];
+  setup(context: SetupContext<BaseConfig & z.infer<z.ZodObject<E>>, S>): Promise<ServiceParts> | ServiceParts;
+}
+
+/** A started service. */
+export interface RunningService<C = BaseConfig, S extends Record<string, unknown> = Record<string, never>> {
+  readonly name: string;
+  readonly config: C;
+  readonly grpcPort: number;
+  readonly metricsPort: number;
+  /** "127.0.0.1:<grpcPort>", for clients in the same machine. */
+  readonly address: string;
+  readonly logger: Logger;
+  readonly database: Database<S> | undefined;
+  /** Health NOT_SERVING, wait SHUTDOWN_DELAY_MS, drain, stop background work, close everything. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Environment to read configuration from; process.env by default. */
+  env?: Record<string, string | undefined>;
+  /** Log destination (tests capture lines with it). */
+  logDestination?: NodeJS.WritableStream;
+}
+
+/** A defined service: start it in-process (tests) or run it as the process's main (main.ts). */
+export interface AgoraService<C, S extends Record<string, unknown>> {
+  readonly name: string;
+  readonly ports: { grpc: number; metrics: number };
+  start(options?: StartOptions): Promise<RunningService<C, S>>;
+  /** Starts from process.env and stops gracefully on SIGTERM/SIGINT, then exits 0. */
+  main(): void;
+}
+
+/** Declares a service. main.ts calls `.main()`; tests call `.start({ env })`. */
+export function defineService<
+  E extends z.ZodRawShape = Record<string, never>,
+  S extends Record<string, unknown> = Record<string, never>,
+>(spec: ServiceSpec<E, S>): AgoraService<BaseConfig & z.infer<z.ZodObject<E>>, S> {
+  type C = BaseConfig & z.infer<z.ZodObject<E>>;
+  async function start(options: StartOptions = {}): Promise<RunningService<C, S>> {
+    const config = loadConfig(
+      options.env ?? process.env,
+      { grpcPort: spec.ports.grpc, metricsPort: spec.ports.metrics },
+      (spec.config ?? {}) as E,
+    ) as C;
+    const logger = createLogger({
+      service: spec.name,
+      version: config.SERVICE_VERSION,
+      level: config.LOG_LEVEL,
+      format: config.LOG_FORMAT,
+      destination: options.logDestination,
+    });
+    const cleanup: Array<() => Promise<void> | void> = [];
+    const runCleanup = async () => {
+      for (const step of cleanup.reverse()) {
+        try {
+          await step();
+        } catch (error) {
+          logger.error({ err: error }, "error during shutdown");
+        }
+      }
+      cleanup.length = 0;
+    };
+    try {
+      const registry = createMetricsRegistry(spec.name, config.SERVICE_VERSION);
+      const metrics = createGrpcMetrics(registry);
+      const metricsServer = await startMetricsServer(registry, config.GRPC_HOST, config.METRICS_PORT);
+      cleanup.push(() => metricsServer.close());
+
+      let database: Database<S> | undefined;
+      if (spec.database) {
+        database = await openDatabase({
+          url: config.DATABASE_URL,
+          pgliteDir: config.PGLITE_DIR,
+          schema: spec.database.schema,
+          migrations: [
+            ...(spec.kitMigrations ?? []),
+            { folder: spec.database.migrationsFolder, table: "__drizzle_migrations" },
+          ],
+          logger,
+          applicationName: spec.name,
+        });
+        const opened = database;
+        cleanup.push(() => opened.close());
+      }
+
+      const shutdownHooks: Array<() => Promise<void> | void> = [];
+      cleanup.push(async () => {
+        for (const hook of shutdownHooks.reverse()) await hook();
+      });
+      const faults = { errorRate: config.FAULT_ERROR_RATE, delayMs: config.FAULT_DELAY_MS };
+      if (faults.errorRate > 0 || faults.delayMs > 0) logger.warn(faults, "fault injection is ON");
+      const context: SetupContext<C, S> = {
+        config,
+        logger,
+        registry,
+        metrics,
+        get database(): Database<S> {
+          if (!database) throw new Error(`${spec.name} declares no database`);
+          return database;
+        },
+        bind: (definition, handlers) => bindService(definition, handlers, { logger, faults }),
+        client: (definition, address, clientOptions) => {
+          const client = createClient(definition, address, { ...clientOptions, logger, metrics });
+          shutdownHooks.push(() => client.close());
+          return client;
+        },
+        onShutdown: (hook) => shutdownHooks.push(hook),
+      };
+      const parts = await spec.setup(context);
+
+      const server = new GrpcServer({
+        host: config.GRPC_HOST,
+        port: config.GRPC_PORT,
+        logger,
+        metrics,
+        descriptors: agoraDescriptors(),
+        services: parts.grpc,
+      });
+      const grpcPort = await server.listen();
+      const background = parts.background ?? [];
+      for (const task of background) {
+        await task.start();
+        cleanup.push(() => task.stop());
+      }
+      server.setServing(true);
+      logger.info(
+        {
+          grpc_port: grpcPort,
+          metrics_port: metricsServer.port,
+          database: config.DATABASE_URL ? redact(config.DATABASE_URL) : spec.database ? "pglite" : "none",
+          services: parts.grpc.map((binding) => binding.name),
+        },
+        `${spec.name} is serving`,
+      );
+
+      let stopping: Promise<void> | undefined;
+      const stop = () => {
+        stopping ??= (async () => {
+          logger.info("shutting down: health NOT_SERVING");
+          server.setServing(false);
+          if (config.SHUTDOWN_DELAY_MS > 0) await sleep(config.SHUTDOWN_DELAY_MS);
+          await server.drain(config.SHUTDOWN_TIMEOUT_MS);
+          await runCleanup();
+          logger.info("stopped");
+          logger.flush();
+        })();
+        return stopping;
+      };
+      return {
+        name: spec.name,
+        config,
+        grpcPort,
+        metricsPort: metricsServer.port,
+        address: `127.0.0.1:${grpcPort}`,
+        logger,
+        database,
+        stop,
+      };
+    } catch (error) {
+      logger.error({ err: error }, `${spec.name} failed to start`);
+      await runCleanup();
+      logger.flush();
+      throw error;
+    }
+  }
+
+  function main(): void {
+    let running: RunningService<C, S> | undefined;
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals) => {
+      signals++;
+      if (signals > 1) {
+        process.stderr.write(`${spec.name}: second ${signal}, exiting now\n`);
+        process.exit(1);
+      }
+      if (!running) process.exit(0);
+      const config = running.config as BaseConfig;
+      const bound = config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_TIMEOUT_MS + 5_000;
+      setTimeout(() => {
+        process.stderr.write(`${spec.name}: shutdown took longer than ${bound} ms, exiting\n`);
+        process.exit(1);
+      }, bound).unref();
+      running.stop().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          process.stderr.write(`${spec.name}: shutdown failed: ${String(error)}\n`);
+          process.exit(1);
+        },
+      );
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    start().then(
+      (started) => {
+        running = started;
+        process.on("unhandledRejection", (reason) => started.logger.error({ err: reason }, "unhandled rejection"));
+      },
+      (error: unknown) => {
+        if (error instanceof ConfigError) process.stderr.write(`${spec.name}: ${error.message}\n`);
+        else
+          process.stderr.write(
+            `${spec.name}: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`,
+          );
+        process.exit(1);
+      },
+    );
+  }
+
+  return { name: spec.name, ports: spec.ports, start, main };
+}

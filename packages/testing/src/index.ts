@@ -1,0 +1,5 @@
+export * from "./free-port";
+export * from "./reflection-client";
+export * from "./service-harness";
+export * from "./test-database";
+export * from "./test-nats";
