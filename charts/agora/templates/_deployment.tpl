@@ -23,6 +23,7 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ $name }}
+  namespace: {{ $root.Release.Namespace }}
   labels:
     {{- include "agora.commonLabels" $root | nindent 4 }}
     app: {{ $s.name }}
@@ -209,7 +210,7 @@ spec:
             {{- toYaml $s.resources | nindent 12 }}
           securityContext:
             allowPrivilegeEscalation: false
-            readOnlyRootFilesystem: true
+            readOnlyRootFilesystem: {{ not $root.Values.devMode }}
             runAsNonRoot: true
             capabilities:
               drop: [ALL]

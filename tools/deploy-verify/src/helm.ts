@@ -64,7 +64,11 @@ export function renderText(opts: RenderOptions = {}): string {
   for (const f of opts.valuesFiles ?? []) args.push("-f", f);
   for (const [k, v] of Object.entries(opts.set ?? {})) args.push("--set", `${k}=${v}`);
   try {
-    return execFileSync(helmBinary(), args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
+    return execFileSync(helmBinary(), args, {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+      maxBuffer: 64 << 20,
+    });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     throw new Error(`helm ${args.join(" ")} failed: ${e.stderr || e.message}`);

@@ -90,14 +90,17 @@ describe.each(profiles.map((p) => [p.name, p] as const))("profile %s", (name, pr
       const c = containerOf(d);
       const env = envOf(c);
       const names = (c.env as { name: string }[]).map((e) => e.name);
-      const expectedAddrs = Object.keys(sv?.calls ?? {}).map(addrEnv).sort();
+      const expectedAddrs = Object.keys(sv?.calls ?? {})
+        .map(addrEnv)
+        .sort();
       expect(names.filter((n) => n.endsWith("_ADDR")).sort()).toEqual(expectedAddrs);
       for (const callee of Object.keys(sv?.calls ?? {})) {
         expect(env[addrEnv(callee)]).toBe(`${callee}:${mainPort(values.services[callee] as never)}`);
       }
       expect(names.includes("DATABASE_URL")).toBe(Boolean(sv?.database));
       expect(names.includes("NATS_URL")).toBe(Boolean(sv?.nats));
-      if (sv?.database) expect(env.DATABASE_URL).toMatch(/^postgres:\/\/\$\(DB_USER\):\$\(DB_PASSWORD\)@[^/]+\/\w+\?sslmode=/);
+      if (sv?.database)
+        expect(env.DATABASE_URL).toMatch(/^postgres:\/\/\$\(DB_USER\):\$\(DB_PASSWORD\)@[^/]+\/\w+\?sslmode=/);
       const version = c.env.find((e: { name: string }) => e.name === "SERVICE_VERSION");
       expect(version.valueFrom.fieldRef.fieldPath).toBe("metadata.labels['version']");
       expect(d.spec.template.metadata.labels.version).toBe(d.metadata.labels?.version);
@@ -115,7 +118,9 @@ describe.each(profiles.map((p) => [p.name, p] as const))("profile %s", (name, pr
       if (profile.istio) {
         const cfg = JSON.parse(d.spec.template.metadata.annotations["proxy.istio.io/config"]);
         expect(cfg.holdApplicationUntilProxyStarts).toBe(true);
-        expect(Number.parseInt(cfg.terminationDrainDuration, 10) * 1000).toBeGreaterThanOrEqual(preStop * 1000 + drainMs);
+        expect(Number.parseInt(cfg.terminationDrainDuration, 10) * 1000).toBeGreaterThanOrEqual(
+          preStop * 1000 + drainMs,
+        );
       }
     }
   });
@@ -221,7 +226,8 @@ describe.each(profiles.filter((p) => p.istio).map((p) => [p.name, p] as const))(
         method: "GET",
         port,
       });
-    for (const ingress of values.istio.ingress.principals) expect(at(ingress, "gateway", gw?.httpPort as number)).toBe(true);
+    for (const ingress of values.istio.ingress.principals)
+      expect(at(ingress, "gateway", gw?.httpPort as number)).toBe(true);
     expect(at("order", "gateway", gw?.httpPort as number)).toBe(false);
     expect(at("agora-tests", "gateway", gw?.httpPort as number, "/readyz")).toBe(true);
     expect(at("agora-tests", "gateway", gw?.httpPort as number, "/v1/orders")).toBe(false);
@@ -251,7 +257,7 @@ describe.each(profiles.filter((p) => p.istio).map((p) => [p.name, p] as const))(
 
   test("VirtualService weights sum to 100, subsets exist, mesh retries never multiply the kit's", () => {
     for (const vs of ofKind(docs, "VirtualService")) {
-      const app = vs.metadata.labels.app;
+      const app = vs.metadata.labels?.app;
       const dr = docs.find((d) => d.kind === "DestinationRule" && d.metadata.name === app) as Manifest;
       const subsets = dr.spec.subsets.map((s: { name: string }) => s.name);
       for (const route of vs.spec.http) {
@@ -267,7 +273,9 @@ describe.each(profiles.filter((p) => p.istio).map((p) => [p.name, p] as const))(
       const header = vs.spec.http.find((r: { name: string }) => r.name === "canary-header");
       if (subsets.length > 1) {
         expect(header.match).toEqual([{ headers: { "x-agora-canary": { exact: "v2" } } }]);
-        expect(header.route).toEqual([expect.objectContaining({ weight: 100, destination: expect.objectContaining({ subset: "v2" }) })]);
+        expect(header.route).toEqual([
+          expect.objectContaining({ weight: 100, destination: expect.objectContaining({ subset: "v2" }) }),
+        ]);
       } else {
         expect(header).toBeUndefined();
       }

@@ -31,7 +31,8 @@ describe("every rendered document validates against the Kubernetes and Istio mod
       const unmodelled = (rendered.get(p.name) as Manifest[]).filter((d) =>
         kindsWithoutModels.has(`${d.apiVersion}/${d.kind}`),
       );
-      if (p.name === "flagger") expect(unmodelled.map((d) => d.kind).sort()).toEqual(["Canary", "Canary", "MetricTemplate"]);
+      if (p.name === "flagger")
+        expect(unmodelled.map((d) => d.kind).sort()).toEqual(["Canary", "Canary", "MetricTemplate"]);
       else expect(unmodelled).toEqual([]);
     }
   });
@@ -89,8 +90,14 @@ describe("the validator rejects broken documents (so a pass means something)", (
     const badDr = clone(dr);
     badDr.spec.trafficPolicy.tls.mode = "MUTUAL_TLS";
     const problems = validateManifests([badVs, badAp, badDr]);
-    expect(problems.map((p) => `${p.kind}`).sort()).toEqual(["AuthorizationPolicy", "DestinationRule", "VirtualService"]);
-    expect(problems.find((p) => p.kind === "VirtualService")?.error).toMatch(/unknown field "spec\.http\[0\]\.route\[0\]\.wieght"/);
+    expect(problems.map((p) => `${p.kind}`).sort()).toEqual([
+      "AuthorizationPolicy",
+      "DestinationRule",
+      "VirtualService",
+    ]);
+    expect(problems.find((p) => p.kind === "VirtualService")?.error).toMatch(
+      /unknown field "spec\.http\[0\]\.route\[0\]\.wieght"/,
+    );
   });
 
   test("a kind without a model is an error, not a pass", () => {

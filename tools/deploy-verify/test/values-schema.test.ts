@@ -16,7 +16,8 @@ function merged(over: Record<string, unknown>): Record<string, unknown> {
   const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
   const merge = (a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> => {
     const out = { ...a };
-    for (const [k, v] of Object.entries(b)) out[k] = isObj(v) && isObj(out[k]) ? merge(out[k] as Record<string, unknown>, v) : v;
+    for (const [k, v] of Object.entries(b))
+      out[k] = isObj(v) && isObj(out[k]) ? merge(out[k] as Record<string, unknown>, v) : v;
     return out;
   };
   return merge(loadChartValues() as Record<string, unknown>, over);

@@ -1,0 +1,175 @@
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import Ajv from "ajv";
+import { parse } from "yaml";
+import { type Manifest, render } from "../src/helm";
+import { repoRoot } from "../src/paths";
+import { loadChartValues } from "../src/values";
+
+// biome-ignore lint/suspicious/noExplicitAny: skaffold.yaml is checked by its schema below.
+type Skaffold = any;
+
+const skaffold: Skaffold = parse(readFileSync(join(repoRoot, "skaffold.yaml"), "utf8"));
+const schema = JSON.parse(readFileSync(join(__dirname, "../schemas/skaffold-v4beta13.json"), "utf8"));
+const validateSkaffold = new Ajv({ strict: false, allErrors: true }).compile(schema);
+const values = loadChartValues();
+const services = Object.keys(values.services).sort();
+const tiltfile = readFileSync(join(repoRoot, "Tiltfile"), "utf8");
+
+/** Applies RFC 6902 add/replace/remove patches, as skaffold does for a profile's `patches`. */
+function applyPatches(doc: Skaffold, patches: { op: string; path: string; value?: unknown }[]): Skaffold {
+  const out = JSON.parse(JSON.stringify(doc));
+  for (const p of patches) {
+    const keys = p.path
+      .split("/")
+      .slice(1)
+      .map((k) => k.replace(/~1/g, "/").replace(/~0/g, "~"));
+    const last = keys.pop() as string;
+    let target = out;
+    for (const k of keys) {
+      if (target[k] === undefined) throw new Error(`patch path ${p.path} does not exist`);
+      target = target[k];
+    }
+    if (p.op === "remove") delete target[last];
+    else if (Array.isArray(target) && last === "-") target.push(p.value);
+    else if (p.op === "add" || p.op === "replace") target[last] = p.value;
+    else throw new Error(`unsupported patch op ${p.op}`);
+  }
+  return out;
+}
+
+/** skaffold.yaml with the given profiles applied in order. */
+function withProfiles(names: string[]): Skaffold {
+  let doc = skaffold;
+  for (const n of names) {
+    const profile = skaffold.profiles.find((p: { name: string }) => p.name === n);
+    if (!profile) throw new Error(`no profile ${n}`);
+    if (profile.patches) doc = applyPatches(doc, profile.patches);
+  }
+  return doc;
+}
+
+/** Renders the chart the way skaffold's helm deployer would, with fake built-image coordinates. */
+function renderLikeSkaffold(doc: Skaffold): Manifest[] {
+  const release = doc.deploy.helm.releases[0];
+  const set: Record<string, string | number | boolean> = { ...release.setValues };
+  for (const [k, tpl] of Object.entries(release.setValueTemplates as Record<string, string>)) {
+    set[k] = tpl.replace(/\{\{\.IMAGE_(REPO|TAG)_([A-Za-z0-9_]+)\}\}/g, (_m, part: string, art: string) =>
+      part === "REPO" ? `registry.test/${art}` : `tag-${art}`,
+    );
+  }
+  return render({ release: release.name, namespace: release.namespace, set });
+}
+
+const images = (docs: Manifest[]): string[] =>
+  docs.flatMap((d) => {
+    const pod = d.kind === "Pod" ? d.spec : d.spec?.template?.spec;
+    return pod ? pod.containers.map((c: { image: string }) => c.image) : [];
+  });
+
+describe("skaffold.yaml", () => {
+  test("validates against the skaffold/v4beta13 schema", () => {
+    expect(skaffold.apiVersion).toBe("skaffold/v4beta13");
+    expect(validateSkaffold(skaffold) ? [] : validateSkaffold.errors).toEqual([]);
+  });
+
+  test("the schema rejects a misspelt key (a check of the check)", () => {
+    const bad = JSON.parse(JSON.stringify(skaffold));
+    bad.deploy.helm.releases[0].setValueTemplate = bad.deploy.helm.releases[0].setValueTemplates;
+    expect(validateSkaffold(bad)).toBe(false);
+  });
+
+  test.each([["minikube"], ["minikube,dev"], ["minikube,istio"], ["minikube,istio,canary"], ["dev,canary"]])(
+    "with profiles %s it still validates",
+    (names) => {
+      const doc = withProfiles(names.split(","));
+      delete doc.profiles;
+      expect(validateSkaffold(doc) ? [] : validateSkaffold.errors).toEqual([]);
+    },
+  );
+
+  test("every service is an artifact built from the one Dockerfile with its SERVICE build arg", () => {
+    const arts = skaffold.build.artifacts as {
+      image: string;
+      context: string;
+      docker: { buildArgs: { SERVICE: string } };
+    }[];
+    expect(arts.map((a) => a.docker.buildArgs.SERVICE).sort()).toEqual(services);
+    for (const a of arts) {
+      expect(a.image).toBe(`agora-${a.docker.buildArgs.SERVICE}`);
+      expect(a.image).toBe(values.services[a.docker.buildArgs.SERVICE]?.image.repository);
+    }
+  });
+
+  test.each([[""], ["istio"], ["istio,canary"], ["dev"]])(
+    "profiles [%s]: every image skaffold sets is consumed by the chart, and every app image comes from skaffold",
+    (names) => {
+      const doc = withProfiles(["minikube", ...names.split(",").filter(Boolean)]);
+      const docs = renderLikeSkaffold(doc);
+      const used = images(docs);
+      for (const art of doc.build.artifacts as { image: string }[]) {
+        const key = art.image.replace(/[-./]/g, "_");
+        expect(used).toContain(`registry.test/${key}:tag-${key}`);
+      }
+      const agoraImages = used.filter((i) => !/^(nats|postgres):/.test(i));
+      for (const i of agoraImages) expect(i).toMatch(/^registry\.test\/agora_[a-z_]+:tag-agora_[a-z_]+$/);
+    },
+  );
+
+  test("the dev profile builds the dev target and syncs each service's sources", () => {
+    const doc = withProfiles(["dev"]);
+    for (const a of doc.build.artifacts) {
+      expect(a.docker.target).toBe("dev");
+      expect(a.sync.manual).toEqual([{ src: `services/${a.docker.buildArgs.SERVICE}/src/**/*.ts`, dest: "/app" }]);
+    }
+    expect(doc.deploy.helm.releases[0].setValues.devMode).toBe(true);
+    expect(readFileSync(join(repoRoot, "Dockerfile"), "utf8")).toMatch(/^FROM build AS dev$/m);
+  });
+
+  test("port-forwards cover the gateway and every gRPC port", () => {
+    const forwarded = (skaffold.portForward as { resourceName: string; port: number; localPort: number }[]).map(
+      (p) => `${p.resourceName}:${p.port}:${p.localPort}`,
+    );
+    for (const s of services) {
+      const port = values.services[s]?.grpcPort ?? values.services[s]?.httpPort;
+      expect(forwarded).toContain(`${s}:${port}:${port}`);
+    }
+  });
+});
+
+describe("Tiltfile", () => {
+  test("builds every service image with its SERVICE build arg, the dev target and live update", () => {
+    const loop =
+      /for name in SERVICES:\s*\n\s*docker_build\(\s*\n\s*"agora-" \+ name,[\s\S]*?target="dev",\s*\n\s*build_args=\{"SERVICE": name\}/;
+    expect(tiltfile).toMatch(loop);
+    expect(tiltfile).toMatch(
+      /live_update=\[[\s\S]*sync\("services\/" \+ name \+ "\/src", "\/app\/services\/" \+ name \+ "\/src"\)/,
+    );
+  });
+
+  test("declares the same services and ports as values.yaml", () => {
+    const block = /SERVICES = \{([\s\S]*?)\n\}/.exec(tiltfile)?.[1] ?? "";
+    const declared = Object.fromEntries([...block.matchAll(/"([a-z-]+)": (\d+)/g)].map((m) => [m[1], Number(m[2])]));
+    expect(Object.keys(declared).sort()).toEqual(services);
+    for (const s of services) expect(declared[s]).toBe(values.services[s]?.grpcPort ?? values.services[s]?.httpPort);
+  });
+
+  test("deploys the chart with helm(), forwards ports and orders services after the infrastructure", () => {
+    expect(tiltfile).toMatch(/k8s_yaml\(helm\("charts\/agora", name="agora", namespace=NAMESPACE, set=values\)\)/);
+    expect(tiltfile).toMatch(/port_forwards=\["\{\}:\{\}"\.format\(port, port\)\]/);
+    expect(tiltfile).toMatch(/resource_deps=\[\] if name == "gateway" else \["postgres", "nats"\]/);
+    expect(tiltfile).toContain('"devMode=true"');
+  });
+
+  test("the values Tilt sets exist in the chart", () => {
+    const sets = [...tiltfile.matchAll(/"((?:[a-zA-Z]+\.)*[a-zA-Z]+)=/g)].map((m) => m[1] as string);
+    expect(sets.length).toBeGreaterThan(3);
+    for (const key of sets) {
+      const parts = key.split(".");
+      if (parts[0] === "services") continue;
+      let v: unknown = values;
+      for (const p of parts) v = (v as Record<string, unknown>)?.[p];
+      expect([key, v !== undefined]).toEqual([key, true]);
+    }
+  });
+});
