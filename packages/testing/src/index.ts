@@ -1,5 +1,6 @@
 export * from "./free-port";
 export * from "./reflection-client";
 export * from "./service-harness";
+export * from "./service-process";
 export * from "./test-database";
 export * from "./test-nats";

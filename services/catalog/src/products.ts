@@ -47,8 +47,9 @@ export function validateCategory(field: string, value: string | undefined): stri
 /** A readable id from the name with a random suffix, e.g. "espresso-machine-3f9a1c". */
 export function generateProductId(name: string): string {
   const slug = name
-    .toLowerCase()
     .normalize("NFKD")
+    .replace(/\p{Mark}/gu, "")
+    .toLowerCase()
     .replace(/[^a-z0-9]+/g, "-")
     .replace(/^-+|-+$/g, "")
     .slice(0, 48)

@@ -125,8 +125,9 @@ export function createClient<D extends ServiceDefinitionLike>(
 ): PromiseClient<D> {
   const policies = options.policies ?? {};
   const timeoutMs = policies.timeoutMs ?? 5000;
-  const attemptTimeoutMs = policies.attemptTimeoutMs ?? Math.max(1, Math.floor(timeoutMs / 2));
   const maxAttempts = Math.max(1, policies.maxAttempts ?? 3);
+  const attemptTimeoutMs =
+    policies.attemptTimeoutMs ?? (maxAttempts > 1 ? Math.max(1, Math.floor(timeoutMs / 2)) : timeoutMs);
   const idempotencyOf = policies.idempotencyOf ?? ((path: string) => agoraDescriptors().idempotencyOf(path));
   const logger = options.logger.child({ downstream: options.downstream });
   const GenericClient = grpc.makeGenericClientConstructor(definition as unknown as grpc.ServiceDefinition, "");

@@ -115,7 +115,7 @@ function contextFor(
     customerId,
     metadata: call.metadata,
     path,
-    logger: logger.child({ rpc: path, correlation_id: correlationId }),
+    logger: logger.child({ rpc: path }),
   };
 }
 

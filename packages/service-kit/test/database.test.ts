@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createTestDatabase, type TestDatabase } from "@agora/testing";
+import { sql } from "drizzle-orm";
+import pino from "pino";
+import { openDatabase, redact } from "../src";
+
+const logger = pino({ level: "silent" });
+const migrations = [{ folder: join(__dirname, "fixtures/migrations"), table: "__drizzle_migrations" }];
+
+describe("database on a real Postgres server", () => {
+  let testDb: TestDatabase;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase("kit_db");
+  });
+
+  afterAll(() => testDb.drop());
+
+  it("migrates once when several replicas start together (advisory lock)", async () => {
+    const replicas = await Promise.all(
+      Array.from({ length: 4 }, () => openDatabase({ url: testDb.url, schema: {}, migrations, logger })),
+    );
+    try {
+      const [first] = replicas;
+      const widgets = await first?.rows<{ name: string }>(sql`select name from widgets`);
+      expect(widgets).toEqual([{ name: "first widget" }]);
+      const applied = await first?.rows<{ count: string }>(
+        sql`select count(*)::text as count from drizzle.__drizzle_migrations`,
+      );
+      expect(applied).toEqual([{ count: "1" }]);
+    } finally {
+      await Promise.all(replicas.map((replica) => replica.close()));
+    }
+  });
+
+  it("delivers NOTIFY payloads to listeners", async () => {
+    const database = await openDatabase({ url: testDb.url, schema: {}, migrations, logger });
+    try {
+      const received: string[] = [];
+      const unlisten = await database.listen("kit_test", (payload) => received.push(payload));
+      await database.rows(sql`select pg_notify('kit_test', 'hello')`);
+      for (let i = 0; i < 50 && received.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(received).toEqual(["hello"]);
+      await unlisten();
+    } finally {
+      await database.close();
+    }
+  });
+
+  it("reports an unreachable server with the URL, password redacted", async () => {
+    await expect(
+      openDatabase({ url: "postgres://agora:secret@127.0.0.1:1/none", schema: {}, migrations, logger }),
+    ).rejects.toThrow(/postgres:\/\/agora:\*\*\*@127\.0\.0\.1:1\/none/);
+    expect(redact("postgres://u:pw@h/db")).toBe("postgres://u:***@h/db");
+  });
+});
+
+describe("embedded database (PGlite)", () => {
+  it("migrates in memory and answers queries like Postgres", async () => {
+    const database = await openDatabase({ schema: {}, migrations, logger });
+    try {
+      expect(database.kind).toBe("pglite");
+      expect(await database.rows(sql`select name from widgets`)).toEqual([{ name: "first widget" }]);
+    } finally {
+      await database.close();
+    }
+  });
+
+  it("keeps data across restarts when given a folder", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "agora-pglite-"));
+    try {
+      const first = await openDatabase({ pgliteDir: dir, schema: {}, migrations, logger });
+      await first.rows(sql`insert into widgets (widget_id, name) values ('w-2', 'second widget')`);
+      await first.close();
+      const second = await openDatabase({ pgliteDir: dir, schema: {}, migrations, logger });
+      expect(await second.rows(sql`select widget_id from widgets order by widget_id`)).toEqual([
+        { widget_id: "w-1" },
+        { widget_id: "w-2" },
+      ]);
+      await second.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

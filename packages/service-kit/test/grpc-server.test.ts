@@ -1,0 +1,192 @@
+import { PassThrough } from "node:stream";
+import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
+import { ReflectionClient, startService } from "@agora/testing";
+import * as grpc from "@grpc/grpc-js";
+import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type RunningService } from "../src";
+import { fakeCatalogService, sampleProduct } from "./support/fake-catalog";
+
+describe("gRPC server", () => {
+  let service: RunningService;
+  let logLines: string[];
+  const logs = new PassThrough();
+
+  beforeAll(async () => {
+    logLines = [];
+    logs.on("data", (chunk: Buffer) => logLines.push(...chunk.toString().split("\n").filter(Boolean)));
+    const catalog = fakeCatalogService({
+      getProduct: async (request) => {
+        if (request.productId === "missing") throw new NotFoundError("product missing not found");
+        if (request.productId === "explode") throw new Error("database password is hunter2");
+        return { product: sampleProduct(request.productId) };
+      },
+      batchGetProducts: async () => {
+        throw new InvalidArgumentError("product_ids[2]", "must be lower case");
+      },
+      updatePrice: async () => {
+        throw new FailedPreconditionError("currency differs");
+      },
+    });
+    service = await catalog.start({
+      env: { GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info" },
+      logDestination: logs,
+    });
+  });
+
+  afterAll(() => service.stop());
+
+  function rawClient() {
+    return new grpc.Client(service.address, grpc.credentials.createInsecure());
+  }
+
+  function call<Res>(method: keyof typeof CatalogServiceService, request: unknown): Promise<Res> {
+    const definition = CatalogServiceService[method];
+    const client = rawClient();
+    return new Promise<Res>((resolve, reject) => {
+      client.makeUnaryRequest(
+        definition.path,
+        definition.requestSerialize as (value: unknown) => Buffer,
+        definition.responseDeserialize as (bytes: Buffer) => Res,
+        request,
+        (error, response) => {
+          client.close();
+          if (error) reject(error);
+          else resolve(response as Res);
+        },
+      );
+    });
+  }
+
+  it("maps domain errors to their status codes with their messages", async () => {
+    await expect(call("getProduct", { productId: "missing" })).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+      details: "product missing not found",
+    });
+    await expect(call("batchGetProducts", { productIds: [] })).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: "product_ids[2]: must be lower case",
+    });
+    await expect(call("updatePrice", { productId: "x" })).rejects.toMatchObject({
+      code: grpc.status.FAILED_PRECONDITION,
+    });
+  });
+
+  it("answers INTERNAL for unexpected errors without sending the detail, and logs it", async () => {
+    const error = await call("getProduct", { productId: "explode" }).catch((caught: grpc.ServiceError) => caught);
+    expect(error).toMatchObject({ code: grpc.status.INTERNAL });
+    expect((error as grpc.ServiceError).details).not.toContain("hunter2");
+    const errorId = /error id ([0-9a-f-]+)/.exec((error as grpc.ServiceError).details)?.[1];
+    expect(errorId).toBeDefined();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const logged = logLines.map((line) => JSON.parse(line)).find((entry) => entry.error_id === errorId);
+    expect(logged?.err?.message).toContain("hunter2");
+  });
+
+  it("answers INVALID_ARGUMENT, not INTERNAL, for bytes that are not the request message", async () => {
+    const client = rawClient();
+    const error = await new Promise<grpc.ServiceError>((resolve) => {
+      client.makeUnaryRequest(
+        CatalogServiceService.getProduct.path,
+        (value: Buffer) => value,
+        (bytes: Buffer) => bytes,
+        Buffer.from([0x0a, 0xff, 0xff, 0xff]),
+        (failure) => resolve(failure as grpc.ServiceError),
+      );
+    });
+    client.close();
+    expect(error.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(error.details).toMatch(/^request: not a valid message/);
+  });
+
+  it("writes one structured access log line per call with method, code, duration and correlation id", async () => {
+    const client = rawClient();
+    const metadata = new grpc.Metadata();
+    metadata.set("x-correlation-id", "corr-123");
+    await new Promise<void>((resolve, reject) => {
+      client.makeUnaryRequest(
+        CatalogServiceService.getProduct.path,
+        CatalogServiceService.getProduct.requestSerialize,
+        CatalogServiceService.getProduct.responseDeserialize,
+        { productId: "logged" },
+        metadata,
+        (error) => (error ? reject(error) : resolve()),
+      );
+    });
+    client.close();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const entry = logLines
+      .map((line) => JSON.parse(line))
+      .find((candidate) => candidate.msg === "rpc" && candidate.correlation_id === "corr-123");
+    expect(entry).toMatchObject({
+      service: "fake-catalog",
+      rpc: "/agora.catalog.v1.CatalogService/GetProduct",
+      grpc_code: "OK",
+    });
+    expect(typeof entry.duration_ms).toBe("number");
+    expect(entry.peer).toMatch(/127\.0\.0\.1/);
+  });
+
+  it("exports RED metrics per method and status code on /metrics", async () => {
+    const body = await (await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`)).text();
+    expect(body).toMatch(
+      /grpc_server_handled_total\{[^}]*grpc_service="agora.catalog.v1.CatalogService",grpc_method="GetProduct",grpc_code="NOT_FOUND"[^}]*\} [1-9]/,
+    );
+    expect(body).toMatch(/grpc_server_handling_seconds_bucket\{[^}]*grpc_method="GetProduct"/);
+    expect(body).toMatch(/process_resident_memory_bytes/);
+  });
+
+  it("serves reflection v1 and v1alpha from the compiled descriptors, with imports and well-known types", async () => {
+    for (const version of ["v1", "v1alpha"] as const) {
+      const reflection = new ReflectionClient(service.address, version);
+      try {
+        expect(await reflection.listServices()).toEqual(
+          expect.arrayContaining(["agora.catalog.v1.CatalogService", "grpc.health.v1.Health"]),
+        );
+        const product = await reflection.describe("agora.catalog.v1.Product");
+        expect(product.kind).toBe("message");
+        const fields = product.kind === "message" ? product.fields : [];
+        expect(fields.find((field) => field.name === "price")?.message?.typeName).toBe("agora.common.v1.Money");
+        expect(fields.find((field) => field.name === "create_time")?.message?.typeName).toBe(
+          "google.protobuf.Timestamp",
+        );
+        const response = await reflection.invoke("agora.catalog.v1.CatalogService/GetProduct", { productId: "kettle" });
+        expect(response).toMatchObject({
+          product: {
+            productId: "kettle",
+            price: { currencyCode: "EUR", units: "12" },
+            createTime: "2026-01-02T03:04:05Z",
+          },
+        });
+        const health = await reflection.describe("grpc.health.v1.Health");
+        expect(health.kind).toBe("service");
+      } finally {
+        reflection.close();
+      }
+    }
+  });
+
+  it("answers NOT_FOUND in reflection for unknown symbols", async () => {
+    const reflection = new ReflectionClient(service.address);
+    try {
+      await expect(reflection.describe("agora.nothing.v1.Nope")).rejects.toThrow(/not found/);
+    } finally {
+      reflection.close();
+    }
+  });
+});
+
+describe("fault injection", () => {
+  it("fails the configured share of calls with UNAVAILABLE and adds latency", async () => {
+    const started = await startService(fakeCatalogService({ getProduct: async () => ({ product: sampleProduct() }) }), {
+      FAULT_ERROR_RATE: "1",
+      FAULT_DELAY_MS: "50",
+    });
+    try {
+      const client = started.client(CatalogServiceService);
+      const before = Date.now();
+      await expect(client.getProduct({ productId: "x" })).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+      expect(Date.now() - before).toBeGreaterThanOrEqual(45);
+    } finally {
+      await started.stop();
+    }
+  });
+});

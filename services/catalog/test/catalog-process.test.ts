@@ -1,0 +1,54 @@
+import { join } from "node:path";
+import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
+import { createClient } from "@agora/service-kit";
+import {
+  checkHealth,
+  createTestDatabase,
+  type ServiceProcess,
+  spawnServiceProcess,
+  type TestDatabase,
+  waitUntil,
+} from "@agora/testing";
+import pino from "pino";
+
+describe("catalog as a process on a real Postgres database", () => {
+  let database: TestDatabase;
+  let catalog: ServiceProcess;
+
+  beforeAll(async () => {
+    database = await createTestDatabase("catalog_process");
+    catalog = await spawnServiceProcess(join(__dirname, "../dist/main.js"), {
+      DATABASE_URL: database.url,
+      SEED_DEMO_DATA: "true",
+      SHUTDOWN_DELAY_MS: "500",
+    });
+  });
+
+  afterAll(async () => {
+    await catalog.stop();
+    await database.drop();
+  });
+
+  it("serves the seeded catalog, then on SIGTERM reports NOT_SERVING before its port closes and exits 0", async () => {
+    const client = createClient(CatalogServiceService, catalog.address, {
+      downstream: "catalog",
+      logger: pino({ level: "silent" }),
+    });
+    const listed = await client.listProducts({ page: { pageSize: 100, pageToken: "" }, category: "" });
+    expect(listed.products).toHaveLength(20);
+    client.close();
+
+    catalog.kill("SIGTERM");
+    await waitUntil(
+      () =>
+        checkHealth(catalog.address).then(
+          (status) => status === "NOT_SERVING",
+          () => false,
+        ),
+      450,
+      "NOT_SERVING during the shutdown delay",
+    );
+    expect(await catalog.exited).toBe(0);
+    await expect(checkHealth(catalog.address, "", 500)).rejects.toBeDefined();
+  }, 30_000);
+});
