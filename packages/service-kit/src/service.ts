@@ -20,6 +20,7 @@ export interface BackgroundTask {
 
 /** What a service's setup returns: its gRPC services and background work. */
 export interface ServiceParts {
+  /** gRPC services to serve; must be empty for a service without a gRPC port (the HTTP gateway). */
   grpc: ServiceBinding[];
   background?: BackgroundTask[];
 }
@@ -42,14 +43,22 @@ export interface SetupContext<C, S extends Record<string, unknown>> {
   ): PromiseClient<D>;
   /** Runs `hook` at shutdown, after the gRPC server drained and background work stopped. */
   onShutdown(hook: () => Promise<void> | void): void;
+  /**
+   * True from the moment everything started until shutdown begins: what gRPC health reports as
+   * SERVING, and what an HTTP service should answer on its readiness endpoint.
+   */
+  isServing(): boolean;
 }
 
 /** A service as its main.ts declares it. */
 export interface ServiceSpec<E extends z.ZodRawShape, S extends Record<string, unknown>> {
   /** Short name, e.g. "catalog"; used in logs, metrics and the database application name. */
   name: string;
-  /** Default ports (ARCHITECTURE.md); GRPC_PORT and METRICS_PORT override them. */
-  ports: { grpc: number; metrics: number };
+  /**
+   * Default ports (ARCHITECTURE.md); GRPC_PORT and METRICS_PORT override them. A service without
+   * `grpc` (the HTTP gateway) runs no gRPC server and serves through its background tasks.
+   */
+  ports: { grpc?: number; metrics: number };
   /** The service's own environment variables. */
   config?: E;
   /** The drizzle schema and migrations folder, for services that own data. */
@@ -83,7 +92,7 @@ export interface StartOptions {
 /** A defined service: start it in-process (tests) or run it as the process's main (main.ts). */
 export interface AgoraService<C, S extends Record<string, unknown>> {
   readonly name: string;
-  readonly ports: { grpc: number; metrics: number };
+  readonly ports: { grpc?: number; metrics: number };
   start(options?: StartOptions): Promise<RunningService<C, S>>;
   /** Starts from process.env and stops gracefully on SIGTERM/SIGINT, then exits 0. */
   main(): void;
@@ -98,7 +107,7 @@ export function defineService<
   async function start(options: StartOptions = {}): Promise<RunningService<C, S>> {
     const config = loadConfig(
       options.env ?? process.env,
-      { grpcPort: spec.ports.grpc, metricsPort: spec.ports.metrics },
+      { grpcPort: spec.ports.grpc ?? 0, metricsPort: spec.ports.metrics },
       (spec.config ?? {}) as E,
     ) as C;
     const logger = createLogger({
@@ -142,6 +151,7 @@ export function defineService<
         cleanup.push(() => opened.close());
       }
 
+      let serving = false;
       const shutdownHooks: Array<() => Promise<void> | void> = [];
       cleanup.push(async () => {
         for (const hook of shutdownHooks.reverse()) await hook();
@@ -164,27 +174,35 @@ export function defineService<
           return client;
         },
         onShutdown: (hook) => shutdownHooks.push(hook),
+        isServing: () => serving,
       };
       const parts = await spec.setup(context);
 
-      const server = new GrpcServer({
-        host: config.GRPC_HOST,
-        port: config.GRPC_PORT,
-        logger,
-        metrics,
-        descriptors: agoraDescriptors(),
-        services: parts.grpc,
-      });
-      const grpcPort = await server.listen();
+      if (spec.ports.grpc === undefined && parts.grpc.length > 0) {
+        throw new Error(`${spec.name} declares no gRPC port but its setup returned gRPC services`);
+      }
+      const server =
+        spec.ports.grpc === undefined
+          ? undefined
+          : new GrpcServer({
+              host: config.GRPC_HOST,
+              port: config.GRPC_PORT,
+              logger,
+              metrics,
+              descriptors: agoraDescriptors(),
+              services: parts.grpc,
+            });
+      const grpcPort = server ? await server.listen() : 0;
       const background = parts.background ?? [];
       for (const task of background) {
         await task.start();
         cleanup.push(() => task.stop());
       }
-      server.setServing(true);
+      server?.setServing(true);
+      serving = true;
       logger.info(
         {
-          grpc_port: grpcPort,
+          ...(server ? { grpc_port: grpcPort } : {}),
           metrics_port: metricsServer.port,
           database: config.DATABASE_URL ? redact(config.DATABASE_URL) : spec.database ? "pglite" : "none",
           services: parts.grpc.map((binding) => binding.name),
@@ -196,9 +214,10 @@ export function defineService<
       const stop = () => {
         stopping ??= (async () => {
           logger.info("shutting down: health NOT_SERVING");
-          server.setServing(false);
+          serving = false;
+          server?.setServing(false);
           if (config.SHUTDOWN_DELAY_MS > 0) await sleep(config.SHUTDOWN_DELAY_MS);
-          await server.drain(config.SHUTDOWN_TIMEOUT_MS);
+          await server?.drain(config.SHUTDOWN_TIMEOUT_MS);
           await runCleanup();
           logger.info("stopped");
           logger.flush();
