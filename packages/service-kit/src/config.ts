@@ -49,6 +49,13 @@ export function baseConfigSchema(defaults: { grpcPort: number; metricsPort: numb
     SHUTDOWN_TIMEOUT_MS: milliseconds.default(10_000),
     FAULT_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
     FAULT_DELAY_MS: milliseconds.default(0),
+    EVENT_RETENTION_HOURS: z.coerce
+      .number()
+      .positive()
+      .default(24 * 7),
+    OUTBOX_POLL_INTERVAL_MS: milliseconds.min(10).default(1000),
+    /** Test seam for crash tests; never set in production. */
+    FAILPOINT: z.enum(["outbox-exit-after-publish"]).optional(),
   });
 }
 

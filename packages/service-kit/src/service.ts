@@ -1,8 +1,16 @@
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { EventType } from "@agora/contracts";
+import type { Tracer } from "@opentelemetry/api";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type BaseConfig, ConfigError, loadConfig, type z } from "./config";
 import { type Database, type MigrationSet, openDatabase, redact } from "./db/database";
+import { EventNaming } from "./events/naming";
+import { NatsLink } from "./events/nats-link";
+import { Outbox } from "./events/outbox";
+import { OutboxRelay } from "./events/outbox-relay";
+import { EventSubscription, type SubscriptionOptions } from "./events/subscription";
 import { type ClientPolicies, createClient, type PromiseClient } from "./grpc/client";
 import { agoraDescriptors } from "./grpc/descriptor-index";
 import { GrpcServer } from "./grpc/server";
@@ -10,6 +18,13 @@ import { bindService, type ServiceBinding, type ServiceHandlers } from "./grpc/s
 import type { ServiceDefinitionLike } from "./grpc/types";
 import { createLogger } from "./logger";
 import { createGrpcMetrics, createMetricsRegistry, type GrpcMetrics, startMetricsServer } from "./metrics";
+import { startTracing } from "./tracing/tracing";
+
+/** The kit's own tables (outbox, aggregate versions, inbox), applied before a service's migrations. */
+export const eventTablesMigrations: MigrationSet = {
+  folder: join(__dirname, "..", "drizzle-events"),
+  table: "__agora_event_migrations",
+};
 
 /** Work that runs beside the gRPC server: consumers, relays, sweepers. Stopped in reverse order. */
 export interface BackgroundTask {
@@ -43,6 +58,17 @@ export interface SetupContext<C, S extends Record<string, unknown>> {
   ): PromiseClient<D>;
   /** Runs `hook` at shutdown, after the gRPC server drained and background work stopped. */
   onShutdown(hook: () => Promise<void> | void): void;
+  /** The transactional outbox for the events declared in `events.publishes`. */
+  readonly outbox: Outbox;
+  /**
+   * Consumes events of one context through the inbox (started once the service serves, stopped
+   * before the outbox's last flush at shutdown).
+   */
+  subscribe(options: SubscriptionOptions<S>): void;
+  /** The service's NATS connection and subject naming, for tools such as replay (needs NATS_URL). */
+  events(): { nats: NatsLink; naming: EventNaming };
+  /** The service's tracer (no-op when OTEL_EXPORTER_OTLP_ENDPOINT is unset). */
+  readonly tracer: Tracer;
   /**
    * True from the moment everything started until shutdown begins: what gRPC health reports as
    * SERVING, and what an HTTP service should answer on its readiness endpoint.
@@ -63,8 +89,8 @@ export interface ServiceSpec<E extends z.ZodRawShape, S extends Record<string, u
   config?: E;
   /** The drizzle schema and migrations folder, for services that own data. */
   database?: { schema: S; migrationsFolder: string };
-  /** Extra migration sets applied before the service's own (the kit's event tables). */
-  kitMigrations?: readonly MigrationSet[];
+  /** Events the service publishes through its outbox; their contexts' streams are provisioned at start. */
+  events?: { publishes: readonly EventType<unknown>[] };
   setup(context: SetupContext<BaseConfig & z.infer<z.ZodObject<E>>, S>): Promise<ServiceParts> | ServiceParts;
 }
 
@@ -129,6 +155,12 @@ export function defineService<
       cleanup.length = 0;
     };
     try {
+      const tracing = startTracing({
+        service: spec.name,
+        version: config.SERVICE_VERSION,
+        endpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT,
+      });
+      cleanup.push(() => tracing.shutdown());
       const registry = createMetricsRegistry(spec.name, config.SERVICE_VERSION);
       const metrics = createGrpcMetrics(registry);
       const metricsServer = await startMetricsServer(registry, config.GRPC_HOST, config.METRICS_PORT);
@@ -141,7 +173,7 @@ export function defineService<
           pgliteDir: config.PGLITE_DIR,
           schema: spec.database.schema,
           migrations: [
-            ...(spec.kitMigrations ?? []),
+            eventTablesMigrations,
             { folder: spec.database.migrationsFolder, table: "__drizzle_migrations" },
           ],
           logger,
@@ -150,6 +182,43 @@ export function defineService<
         const opened = database;
         cleanup.push(() => opened.close());
       }
+
+      const naming = new EventNaming(config.NATS_SUBJECT_PREFIX);
+      const retention = { maxAgeMs: config.EVENT_RETENTION_HOURS * 3_600_000 };
+      let natsLink: NatsLink | undefined;
+      const nats = (purpose: string): NatsLink => {
+        if (!config.NATS_URL) throw new ConfigError([`NATS_URL: is required: ${spec.name} ${purpose}`]);
+        if (!natsLink) {
+          const link = new NatsLink(config.NATS_URL, spec.name, logger);
+          natsLink = link;
+          cleanup.push(() => link.close());
+        }
+        return natsLink;
+      };
+      const requireDatabase = (purpose: string): Database<S> => {
+        if (!database) throw new Error(`${spec.name} ${purpose} but declares no database`);
+        return database;
+      };
+      const publishes = spec.events?.publishes ?? [];
+      const outbox = new Outbox(spec.name, publishes);
+      if (publishes.length > 0) {
+        const relay = new OutboxRelay(
+          {
+            service: spec.name,
+            database: requireDatabase("publishes events") as Database<Record<string, unknown>>,
+            nats: nats("publishes events"),
+            naming,
+            contexts: [...new Set(publishes.map((event) => event.context))],
+            retention,
+            logger,
+            registry,
+          },
+          { pollIntervalMs: config.OUTBOX_POLL_INTERVAL_MS, failpoint: config.FAILPOINT },
+        );
+        await relay.start();
+        cleanup.push(() => relay.stop());
+      }
+      const subscriptions: EventSubscription<S>[] = [];
 
       let serving = false;
       const shutdownHooks: Array<() => Promise<void> | void> = [];
@@ -167,14 +236,42 @@ export function defineService<
           if (!database) throw new Error(`${spec.name} declares no database`);
           return database;
         },
-        bind: (definition, handlers) => bindService(definition, handlers, { logger, faults }),
+        bind: (definition, handlers) => bindService(definition, handlers, { logger, faults, tracer: tracing.tracer }),
         client: (definition, address, clientOptions) => {
-          const client = createClient(definition, address, { ...clientOptions, logger, metrics });
+          const client = createClient(definition, address, {
+            ...clientOptions,
+            logger,
+            metrics,
+            tracer: tracing.tracer,
+          });
           shutdownHooks.push(() => client.close());
           return client;
         },
         onShutdown: (hook) => shutdownHooks.push(hook),
         isServing: () => serving,
+        get outbox(): Outbox {
+          requireDatabase("uses the outbox");
+          return outbox;
+        },
+        subscribe: (subscriptionOptions) => {
+          subscriptions.push(
+            new EventSubscription(
+              {
+                service: spec.name,
+                database: requireDatabase("consumes events"),
+                nats: nats("consumes events"),
+                naming,
+                retention,
+                logger,
+                registry,
+                tracer: tracing.tracer,
+              },
+              subscriptionOptions,
+            ),
+          );
+        },
+        events: () => ({ nats: nats("uses NATS"), naming }),
+        tracer: tracing.tracer,
       };
       const parts = await spec.setup(context);
 
@@ -193,7 +290,7 @@ export function defineService<
               services: parts.grpc,
             });
       const grpcPort = server ? await server.listen() : 0;
-      const background = parts.background ?? [];
+      const background = [...subscriptions, ...(parts.background ?? [])];
       for (const task of background) {
         await task.start();
         cleanup.push(() => task.stop());

@@ -1,4 +1,6 @@
+export * from "./event-probe";
 export * from "./free-port";
+export * from "./otlp-receiver";
 export * from "./reflection-client";
 export * from "./service-harness";
 export * from "./service-process";

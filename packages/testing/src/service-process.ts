@@ -38,11 +38,18 @@ export async function waitUntil(
 export async function spawnServiceProcess(
   entry: string,
   env: Record<string, string | undefined> = {},
-  options: { ports?: { grpc: number; metrics: number }; readyTimeoutMs?: number } = {},
+  options: {
+    ports?: { grpc: number; metrics: number };
+    readyTimeoutMs?: number;
+    /** Extra command-line arguments after the entry script. */
+    args?: string[];
+    /** Wait until health says SERVING (default); false returns at once (for processes expected to crash). */
+    waitUntilServing?: boolean;
+  } = {},
 ): Promise<ServiceProcess> {
   const grpcPort = options.ports?.grpc ?? (await freePort());
   const metricsPort = options.ports?.metrics ?? (await freePort());
-  const child = spawn(process.execPath, [entry], {
+  const child = spawn(process.execPath, [entry, ...(options.args ?? [])], {
     env: {
       ...process.env,
       NODE_OPTIONS: "",
@@ -61,17 +68,18 @@ export async function spawnServiceProcess(
   void exited.then(() => {
     exitedEarly = true;
   });
-  await waitUntil(
-    async () => {
-      if (exitedEarly) throw new Error(`${entry} exited before it was healthy (exit code ${child.exitCode})`);
-      return checkHealth(address, "", 500).then(
-        (status) => status === "SERVING",
-        () => false,
-      );
-    },
-    options.readyTimeoutMs ?? 30_000,
-    `${entry} SERVING`,
-  );
+  if (options.waitUntilServing !== false)
+    await waitUntil(
+      async () => {
+        if (exitedEarly) throw new Error(`${entry} exited before it was healthy (exit code ${child.exitCode})`);
+        return checkHealth(address, "", 500).then(
+          (status) => status === "SERVING",
+          () => false,
+        );
+      },
+      options.readyTimeoutMs ?? 30_000,
+      `${entry} SERVING`,
+    );
   return {
     address,
     grpcPort,

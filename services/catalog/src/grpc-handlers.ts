@@ -14,17 +14,8 @@ import {
 
 const cursorOf = (row: ProductRow): ProductCursor => ({ name: row.name, productId: row.productId });
 
-/** What the catalog does when a product is created or repriced (publishing events, from the outbox issue on). */
-export interface CatalogWrites {
-  create: ProductStore["create"];
-  updatePrice: ProductStore["updatePrice"];
-}
-
 /** The CatalogService RPCs: validate the request, call the store, map rows to protos. */
-export function catalogHandlers(
-  store: ProductStore,
-  writes: CatalogWrites = store,
-): ServiceHandlers<typeof CatalogServiceService> {
+export function catalogHandlers(store: ProductStore): ServiceHandlers<typeof CatalogServiceService> {
   return {
     async listProducts(request) {
       const page = readPage(request.page, isProductCursor);
@@ -51,13 +42,13 @@ export function catalogHandlers(
     },
 
     async createProduct(request) {
-      return { product: toProduct(await writes.create(validateNewProduct(request))) };
+      return { product: toProduct(await store.create(validateNewProduct(request))) };
     },
 
     async updatePrice(request) {
       const productId = validateProductId("product_id", request.productId);
       const price = money.validateMoney("price", request.price);
-      const { after } = await writes.updatePrice(productId, price);
+      const { after } = await store.updatePrice(productId, price);
       return { product: toProduct(after) };
     },
   };

@@ -5,12 +5,22 @@ import {
   FailedPreconditionError,
   NotFoundError,
   type Page,
+  type Tx,
 } from "@agora/service-kit";
 import { and, asc, eq, gt, ilike, inArray, or, type SQL } from "drizzle-orm";
 import { type NewProductRow, type ProductRow, products } from "./db/schema";
 import type { NewProduct, ProductCursor } from "./products";
 
 type Schema = { products: typeof products };
+
+/**
+ * What happens, in the same transaction, when products are created or repriced: main.ts records the
+ * catalog's events in the outbox here.
+ */
+export interface ProductEvents {
+  created(tx: Tx<Schema>, product: ProductRow): Promise<void>;
+  priceChanged(tx: Tx<Schema>, before: ProductRow, after: ProductRow): Promise<void>;
+}
 
 function after(cursor: ProductCursor | undefined): SQL | undefined {
   if (!cursor) return undefined;
@@ -39,7 +49,10 @@ function escapeLike(word: string): string {
 
 /** Reads and writes products. Pages are keyset-based: ordered by (name, product_id). */
 export class ProductStore {
-  constructor(private readonly db: Db<Schema>) {}
+  constructor(
+    private readonly db: Db<Schema>,
+    private readonly events: ProductEvents,
+  ) {}
 
   /** One page of products, optionally within a category; asks for one extra row to know if more follow. */
   list(page: Page<ProductCursor>, category: string | undefined): Promise<ProductRow[]> {
@@ -91,10 +104,14 @@ export class ProductStore {
 
   /** Stores a new product; ALREADY_EXISTS when its id or SKU is taken. */
   async create(product: NewProduct): Promise<ProductRow> {
-    const [row] = await this.db.insert(products).values(rowOf(product)).onConflictDoNothing().returning();
-    if (!row)
-      throw new AlreadyExistsError(`a product with id ${product.productId} or SKU ${product.sku} exists already`);
-    return row;
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx.insert(products).values(rowOf(product)).onConflictDoNothing().returning();
+      if (!row) {
+        throw new AlreadyExistsError(`a product with id ${product.productId} or SKU ${product.sku} exists already`);
+      }
+      await this.events.created(tx, row);
+      return row;
+    });
   }
 
   /**
@@ -116,18 +133,18 @@ export class ProductStore {
         .set({ priceNanos: price.nanos, updatedAt: new Date() })
         .where(eq(products.productId, productId))
         .returning();
+      await this.events.priceChanged(tx, before, updated as ProductRow);
       return { before, after: updated as ProductRow };
     });
   }
 
-  /** Inserts products that do not exist yet (by id); returns how many were added. */
+  /** Inserts products that do not exist yet (by id or SKU); returns how many were added. */
   async insertMissing(items: readonly NewProduct[]): Promise<number> {
     if (items.length === 0) return 0;
-    const inserted = await this.db
-      .insert(products)
-      .values(items.map(rowOf))
-      .onConflictDoNothing()
-      .returning({ productId: products.productId });
-    return inserted.length;
+    return this.db.transaction(async (tx) => {
+      const inserted = await tx.insert(products).values(items.map(rowOf)).onConflictDoNothing().returning();
+      for (const row of inserted) await this.events.created(tx, row);
+      return inserted.length;
+    });
   }
 }

@@ -6,19 +6,25 @@ import {
   createTestDatabase,
   type ServiceProcess,
   spawnServiceProcess,
+  startTestNats,
   type TestDatabase,
+  type TestNats,
   waitUntil,
 } from "@agora/testing";
 import pino from "pino";
 
 describe("catalog as a process on a real Postgres database", () => {
   let database: TestDatabase;
+  let nats: TestNats;
   let catalog: ServiceProcess;
 
   beforeAll(async () => {
     database = await createTestDatabase("catalog_process");
+    nats = await startTestNats();
     catalog = await spawnServiceProcess(join(__dirname, "../dist/main.js"), {
       DATABASE_URL: database.url,
+      NATS_URL: nats.url,
+      NATS_SUBJECT_PREFIX: nats.subjectPrefix,
       SEED_DEMO_DATA: "true",
       SHUTDOWN_DELAY_MS: "500",
     });
@@ -27,6 +33,7 @@ describe("catalog as a process on a real Postgres database", () => {
   afterAll(async () => {
     await catalog.stop();
     await database.drop();
+    await nats.close();
   });
 
   it("serves the seeded catalog, then on SIGTERM reports NOT_SERVING before its port closes and exits 0", async () => {

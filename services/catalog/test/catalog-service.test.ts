@@ -1,11 +1,15 @@
+import { PriceChangedEvent, ProductCreatedEvent } from "@agora/contracts";
 import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
 import type { PromiseClient } from "@agora/service-kit";
 import {
   createTestDatabase,
+  EventProbe,
   ReflectionClient,
   type StartedService,
   startService,
+  startTestNats,
   type TestDatabase,
+  type TestNats,
 } from "@agora/testing";
 import * as grpc from "@grpc/grpc-js";
 import { demoProducts } from "../src/demo-catalog";
@@ -13,24 +17,38 @@ import { catalogService } from "../src/main";
 
 describe("catalog service on a real Postgres database", () => {
   let database: TestDatabase;
+  let nats: TestNats;
+  let env: Record<string, string>;
   let service: StartedService<unknown, Record<string, unknown>>;
   let catalog: PromiseClient<typeof CatalogServiceService>;
+  let events: EventProbe;
 
   beforeAll(async () => {
     database = await createTestDatabase("catalog");
-    service = await startService(catalogService, { DATABASE_URL: database.url, SEED_DEMO_DATA: "true" });
+    nats = await startTestNats();
+    env = {
+      DATABASE_URL: database.url,
+      NATS_URL: nats.url,
+      NATS_SUBJECT_PREFIX: nats.subjectPrefix,
+      SEED_DEMO_DATA: "true",
+      OUTBOX_POLL_INTERVAL_MS: "100",
+    };
+    service = await startService(catalogService, env);
     catalog = service.client(CatalogServiceService);
+    events = await EventProbe.connect(nats.url, nats.subjectPrefix);
   });
 
   afterAll(async () => {
+    await events.close();
     await service.stop();
     await database.drop();
+    await nats.close();
   });
 
   const page = (pageSize = 0, pageToken = "") => ({ pageSize, pageToken });
 
   it("seeds the demo catalog once, however often it starts", async () => {
-    const again = await startService(catalogService, { DATABASE_URL: database.url, SEED_DEMO_DATA: "true" });
+    const again = await startService(catalogService, env);
     await again.stop();
     const all = await catalog.listProducts({ page: page(100), category: "" });
     expect(all.products).toHaveLength(demoProducts.length);
@@ -95,12 +113,33 @@ describe("catalog service on a real Postgres database", () => {
     });
   });
 
+  it("publishes product_created for every product, seeded ones included, once", async () => {
+    const created = await events.waitFor(ProductCreatedEvent, (all) => all.length >= demoProducts.length + 1);
+    const ids = created.map((probed) => probed.payload.product?.productId);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toEqual(expect.arrayContaining(["espresso-machine", "bread-knife"]));
+    const knife = created.find((probed) => probed.payload.product?.productId === "bread-knife");
+    expect(knife?.event).toMatchObject({ aggregateType: "product", aggregateId: "bread-knife", producer: "catalog" });
+    expect(knife?.subject).toBe(`${nats.subjectPrefix}agora.catalog.product_created`);
+  });
+
   it("updates a price in the product's currency only", async () => {
     const updated = await catalog.updatePrice({
       productId: "headlamp",
       price: { currencyCode: "EUR", units: 29, nanos: 950_000_000 },
     });
     expect(updated.product?.price).toEqual({ currencyCode: "EUR", units: 29, nanos: 950_000_000 });
+    const [changed] = await events.waitFor(PriceChangedEvent, (all) => all.length === 1);
+    expect(changed?.payload).toEqual({
+      productId: "headlamp",
+      sku: "AG-OUT-003",
+      oldPrice: { currencyCode: "EUR", units: 34, nanos: 950_000_000 },
+      newPrice: { currencyCode: "EUR", units: 29, nanos: 950_000_000 },
+    });
+    // Version 1 was product_created; the price change is version 2 of the same aggregate.
+    expect(changed?.event.aggregateVersion).toBe(2);
+    // Setting the same price again changes nothing and publishes nothing.
+    await catalog.updatePrice({ productId: "headlamp", price: { currencyCode: "EUR", units: 29, nanos: 950_000_000 } });
     await expect(
       catalog.updatePrice({ productId: "headlamp", price: { currencyCode: "USD", units: 30, nanos: 0 } }),
     ).rejects.toMatchObject({ code: grpc.status.FAILED_PRECONDITION });
@@ -198,12 +237,18 @@ describe("catalog service on a real Postgres database", () => {
 
 describe("catalog service with no database configured", () => {
   it("runs on an embedded PGlite database", async () => {
-    const service = await startService(catalogService, { SEED_DEMO_DATA: "true" });
+    const nats = await startTestNats();
+    const service = await startService(catalogService, {
+      SEED_DEMO_DATA: "true",
+      NATS_URL: nats.url,
+      NATS_SUBJECT_PREFIX: nats.subjectPrefix,
+    });
     try {
       const response = await service.client(CatalogServiceService).getProduct({ productId: "espresso-machine" });
       expect(response.product?.name).toBe("Espresso Machine");
     } finally {
       await service.stop();
+      await nats.close();
     }
   });
 });

@@ -1,5 +1,5 @@
 import { PGlite } from "@electric-sql/pglite";
-import type { SQL } from "drizzle-orm";
+import type { ExtractTablesWithRelations, SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
@@ -14,7 +14,7 @@ export type Db<S extends Record<string, unknown> = Record<string, never>> = PgDa
 export type Tx<S extends Record<string, unknown> = Record<string, never>> = PgTransaction<
   PgQueryResultHKT,
   S,
-  Record<string, never>
+  ExtractTablesWithRelations<S>
 >;
 
 /** A folder of drizzle-kit migrations and the table that records which ran. */
@@ -47,7 +47,20 @@ export interface Database<S extends Record<string, unknown>> {
   rows<T extends Record<string, unknown>>(query: SQL): Promise<T[]>;
   /** Calls `onNotify` for every NOTIFY on `channel` until the returned function is called. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
+  /**
+   * Tries to take a session-level advisory lock on a connection of its own; undefined when another
+   * session holds it. The lock lasts until released or until that connection dies. (With the embedded
+   * PGlite there is one session per process, so it only excludes other processes' databases — none.)
+   */
+  tryLock(key: number): Promise<SessionLock | undefined>;
   close(): Promise<void>;
+}
+
+/** An advisory lock held by a session of its own. */
+export interface SessionLock {
+  /** True while this session still holds the lock (false once its connection died). */
+  stillHeld(): Promise<boolean>;
+  release(): Promise<void>;
 }
 
 /** Lock id for migrations: the same in every replica, so they migrate one after another. */
@@ -111,6 +124,35 @@ async function openPostgres<S extends Record<string, unknown>>(
       const subscription = await client.listen(channel, (payload) => onNotify(payload));
       return () => subscription.unlisten();
     },
+    tryLock: async (key) => {
+      const session = await client.reserve();
+      try {
+        const [row] = await session<{ locked: boolean }[]>`select pg_try_advisory_lock(${key}) as locked`;
+        if (!row?.locked) {
+          session.release();
+          return undefined;
+        }
+      } catch (error) {
+        session.release();
+        throw error;
+      }
+      return {
+        stillHeld: async () => {
+          try {
+            const [row] = await session<{ held: boolean }[]>`
+              select exists (select 1 from pg_locks where locktype = 'advisory' and objid = ${key}
+                and pid = pg_backend_pid() and granted) as held`;
+            return row?.held === true;
+          } catch {
+            return false;
+          }
+        },
+        release: async () => {
+          await session`select pg_advisory_unlock(${key})`.catch(() => undefined);
+          session.release();
+        },
+      };
+    },
     close: () => client.end({ timeout: 5 }),
   };
 }
@@ -133,6 +175,16 @@ async function openPglite<S extends Record<string, unknown>>(options: DatabaseOp
     kind: "pglite",
     rows: async <T>(query: SQL) => rowsOf<T>(await db.execute(query)),
     listen: async (channel, onNotify) => client.listen(channel, onNotify),
+    tryLock: async (key) => {
+      const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1) as locked", [key]);
+      if (!rows[0]?.locked) return undefined;
+      return {
+        stillHeld: async () => !client.closed,
+        release: async () => {
+          if (!client.closed) await client.query("select pg_advisory_unlock($1)", [key]);
+        },
+      };
+    },
     close: () => client.close(),
   };
 }

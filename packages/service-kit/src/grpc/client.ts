@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
+import { context as otelContext, propagation, SpanKind, SpanStatusCode, type Tracer, trace } from "@opentelemetry/api";
 import {
   BrokenCircuitError,
   BulkheadRejectedError,
@@ -121,8 +122,9 @@ const circuitStateNames: Record<CircuitState, string> = {
 export function createClient<D extends ServiceDefinitionLike>(
   definition: D,
   address: string,
-  options: { downstream: string; logger: Logger; metrics?: GrpcMetrics; policies?: ClientPolicies },
+  options: { downstream: string; logger: Logger; metrics?: GrpcMetrics; policies?: ClientPolicies; tracer?: Tracer },
 ): PromiseClient<D> {
+  const tracer = options.tracer ?? trace.getTracer("agora-disabled");
   const policies = options.policies ?? {};
   const timeoutMs = policies.timeoutMs ?? 5000;
   const maxAttempts = Math.max(1, policies.maxAttempts ?? 3);
@@ -162,9 +164,11 @@ export function createClient<D extends ServiceDefinitionLike>(
     maxDelay: policies.backoff?.maxDelayMs ?? 1000,
   });
 
+  /** Metadata of an outgoing call: correlation id, trace context of the active span, extras. */
   function callMetadata(extra: Record<string, string> | undefined): grpc.Metadata {
     const metadata = new grpc.Metadata();
     metadata.set(metadataKeys.correlationId, currentRequestContext()?.correlationId ?? randomUUID());
+    propagation.inject(otelContext.active(), metadata, { set: (carrier, key, value) => carrier.set(key, value) });
     for (const [key, value] of Object.entries(extra ?? {})) metadata.set(key, value);
     return metadata;
   }
@@ -184,7 +188,34 @@ export function createClient<D extends ServiceDefinitionLike>(
   function unary(path: string, method: D[string], name: string) {
     const { service, method: methodName } = splitPath(path);
     const idempotent = idempotencyOf(path) !== "UNKNOWN";
-    return async (request: unknown, callOptions: CallOptions<unknown> = {}) => {
+    return (request: unknown, callOptions: CallOptions<unknown> = {}) => {
+      const span = tracer.startSpan(`${service}/${methodName}`, {
+        kind: SpanKind.CLIENT,
+        attributes: {
+          "rpc.system": "grpc",
+          "rpc.service": service,
+          "rpc.method": methodName,
+          "peer.service": options.downstream,
+        },
+      });
+      return otelContext.with(trace.setSpan(otelContext.active(), span), async () => {
+        try {
+          const response = await call(request, callOptions);
+          span.setAttribute("rpc.grpc.status_code", grpc.status.OK);
+          span.setStatus({ code: SpanStatusCode.OK });
+          return response;
+        } catch (error) {
+          const code = isServiceError(error) ? error.code : grpc.status.UNKNOWN;
+          span.setAttribute("rpc.grpc.status_code", code);
+          span.setStatus({ code: SpanStatusCode.ERROR, message: statusName(code) });
+          throw error;
+        } finally {
+          span.end();
+        }
+      });
+    };
+
+    async function call(request: unknown, callOptions: CallOptions<unknown>) {
       const started = process.hrtime.bigint();
       const deadline = overallDeadline(callOptions.timeoutMs ?? timeoutMs);
       const metadata = callMetadata(callOptions.metadata);
@@ -248,7 +279,7 @@ export function createClient<D extends ServiceDefinitionLike>(
         options.metrics?.clientHandled.inc(labels);
         options.metrics?.clientHandlingSeconds.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
       }
-    };
+    }
   }
 
   function serverStream(path: string, method: D[string]) {

@@ -1,6 +1,17 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import * as grpc from "@grpc/grpc-js";
+import {
+  context as otelContext,
+  propagation,
+  ROOT_CONTEXT,
+  type Span,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type Tracer,
+  trace,
+} from "@opentelemetry/api";
 import type { Logger } from "pino";
 import { DomainError, statusName } from "../errors";
 import { metadataKeys, type RequestContext, runWithRequestContext } from "../request-context";
@@ -51,6 +62,43 @@ export interface ServiceBinding {
 export interface FaultInjection {
   errorRate: number;
   delayMs: number;
+}
+
+/** Reads W3C trace headers from incoming gRPC metadata. */
+export const metadataGetter: TextMapGetter<grpc.Metadata> = {
+  keys: (metadata) => Object.keys(metadata.getMap()),
+  get: (metadata, key) => {
+    const values = metadata.get(key).filter((value): value is string => typeof value === "string");
+    return values.length === 0 ? undefined : values;
+  },
+};
+
+/** Codes that mark a server span as failed (the server's fault, not the caller's). */
+const serverErrorCodes = new Set([
+  grpc.status.UNKNOWN,
+  grpc.status.INTERNAL,
+  grpc.status.UNAVAILABLE,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.UNIMPLEMENTED,
+  grpc.status.DATA_LOSS,
+]);
+
+/** Starts the server span of a call, continuing the caller's trace from its metadata. */
+function startServerSpan(tracer: Tracer | undefined, path: string, metadata: grpc.Metadata): Span {
+  const parent = propagation.extract(ROOT_CONTEXT, metadata, metadataGetter);
+  const { service, method } = splitPath(path);
+  const activeTracer = tracer ?? trace.getTracer("agora-disabled");
+  return activeTracer.startSpan(
+    `${service}/${method}`,
+    { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method } },
+    parent,
+  );
+}
+
+function endServerSpan(span: Span, code: grpc.status, details?: string): void {
+  span.setAttribute("rpc.grpc.status_code", code);
+  if (serverErrorCodes.has(code)) span.setStatus({ code: SpanStatusCode.ERROR, message: details });
+  span.end();
 }
 
 const decodeFailure = Symbol("decodeFailure");
@@ -135,7 +183,7 @@ async function injectFaults(faults: FaultInjection | undefined): Promise<void> {
 export function bindService<D extends ServiceDefinitionLike>(
   definition: D,
   handlers: ServiceHandlers<D>,
-  options: { logger: Logger; faults?: FaultInjection },
+  options: { logger: Logger; faults?: FaultInjection; tracer?: Tracer },
 ): ServiceBinding {
   const safeDefinition: Record<string, MethodDefinitionLike> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
