@@ -18,16 +18,16 @@ export function registerDescriptorService(
   service: DescService,
   handlers: Record<string, DynamicUnaryHandler>,
 ): void {
-  const definition: grpc.ServiceDefinition = {};
+  const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
   for (const method of service.methods) {
     definition[method.name] = {
       path: `/${service.typeName}/${method.name}`,
       requestStream: false,
       responseStream: false,
-      requestSerialize: (message: never) => Buffer.from(toBinary(method.input, message)),
+      requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as never)),
       requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
-      responseSerialize: (message: Record<string, unknown>) =>
+      responseSerialize: (message: unknown) =>
         Buffer.from(toBinary(method.output, create(method.output, message as MessageInitShape<typeof method.output>))),
       responseDeserialize: (bytes: Buffer) => fromBinary(method.output, bytes),
     };
@@ -45,5 +45,5 @@ export function registerDescriptorService(
         );
     }) as grpc.handleUnaryCall<unknown, unknown>;
   }
-  server.addService(definition, implementation);
+  server.addService(definition as grpc.ServiceDefinition, implementation);
 }
