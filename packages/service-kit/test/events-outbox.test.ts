@@ -21,7 +21,7 @@ import {
   writeEvents,
 } from "./support/event-test-kit";
 
-const range = (count: number, name: (index: number) => string) => Array.from({ length: count }, (_, i) => name(i));
+const range = <T>(count: number, item: (index: number) => T): T[] => Array.from({ length: count }, (_, i) => item(i));
 
 describe("transactional outbox and relay (real Postgres, real NATS JetStream)", () => {
   let nats: TestNats;

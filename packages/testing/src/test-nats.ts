@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { connect } from "@nats-io/transport-node";
 import { isDockerAvailable } from "./docker";
 import { freePort, waitForPort } from "./free-port";
 
@@ -90,14 +91,36 @@ export async function startTestNats(): Promise<TestNats> {
   );
 }
 
-async function startOwnServer(binary: string): Promise<TestNats> {
+/** After a (re)start JetStream recovers its streams before it answers API requests: wait for that. */
+async function waitForJetStream(url: string, timeoutMs = 15_000): Promise<void> {
+  const connection = await connect({ servers: url });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        await connection.request("$JS.API.INFO", undefined, { timeout: 1000 });
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`JetStream at ${url} not ready: ${(error as Error).message}`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+async function startOwnServer(
+binary: string): Promise<TestNats> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), "agora-nats-"));
   let child: ChildProcess | undefined;
   const start = async () => {
     child = spawn(binary, ["-a", "127.0.0.1", "-p", String(port), "-js", "-sd", storeDir], { stdio: "ignore" });
     await waitForPort(port);
+    await waitForJetStream(`nats://127.0.0.1:${port}`);
   };
+
   const stop = async () => {
     const running = child;
     child = undefined;

@@ -7,7 +7,7 @@ import { CustomerRegistered } from "./agora/identity/v1/events";
 import { StockDepleted, StockReleased, StockReserved } from "./agora/inventory/v1/events";
 import { OrderCancelled, OrderConfirmed, OrderNeedsAttention, OrderPlaced, OrderRejected, OrderShipped } from "./agora/order/v1/events";
 import { PaymentAuthorized, PaymentCaptured, PaymentDeclined, PaymentRefunded, PaymentVoided } from "./agora/payment/v1/events";
-import { ShipmentCreated, ShipmentDispatched } from "./agora/shipping/v1/events";
+import { ShipmentCancelled, ShipmentCreated, ShipmentDispatched } from "./agora/shipping/v1/events";
 
 /** agora.catalog.price_changed: agora.catalog.v1.PriceChanged, about a product. */
 export const PriceChangedEvent: EventType<PriceChanged> = {
@@ -162,6 +162,15 @@ export const PaymentVoidedEvent: EventType<PaymentVoided> = {
   codec: PaymentVoided,
 };
 
+/** agora.shipping.shipment_cancelled: agora.shipping.v1.ShipmentCancelled, about a shipment. */
+export const ShipmentCancelledEvent: EventType<ShipmentCancelled> = {
+  type: "agora.shipping.shipment_cancelled",
+  context: "shipping",
+  aggregateType: "shipment",
+  typeName: "agora.shipping.v1.ShipmentCancelled",
+  codec: ShipmentCancelled,
+};
+
 /** agora.shipping.shipment_created: agora.shipping.v1.ShipmentCreated, about a shipment. */
 export const ShipmentCreatedEvent: EventType<ShipmentCreated> = {
   type: "agora.shipping.shipment_created",
@@ -199,6 +208,7 @@ export const eventTypes: ReadonlyMap<string, EventType<unknown>> = new Map<strin
   ["agora.payment.declined", PaymentDeclinedEvent as EventType<unknown>],
   ["agora.payment.refunded", PaymentRefundedEvent as EventType<unknown>],
   ["agora.payment.voided", PaymentVoidedEvent as EventType<unknown>],
+  ["agora.shipping.shipment_cancelled", ShipmentCancelledEvent as EventType<unknown>],
   ["agora.shipping.shipment_created", ShipmentCreatedEvent as EventType<unknown>],
   ["agora.shipping.shipment_dispatched", ShipmentDispatchedEvent as EventType<unknown>],
 ]);

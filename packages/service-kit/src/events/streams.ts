@@ -23,7 +23,9 @@ export function streamSettings(
     storage: StorageType.File,
     retention: RetentionPolicy.Limits,
     max_age: nanos(retention.maxAgeMs),
-    duplicate_window: nanos(2 * 60_000),
+    // The window in which a republished Nats-Msg-Id is dropped; it cannot exceed the stream's max age.
+    duplicate_window: nanos(Math.min(2 * 60_000, retention.maxAgeMs)),
+
     num_replicas: 1,
   };
 }

@@ -176,7 +176,42 @@ async function injectFaults(faults: FaultInjection | undefined): Promise<void> {
 }
 
 /**
- * Binds promise-based handlers to a ts-proto service definition. Every call runs inside a request
+ * Runs one call's handler inside its server span and request context, after the decode check and
+ * fault injection. Resolves with what completes the call; rejects with the status to send.
+ */
+async function serve<T>(
+  call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>,
+  path: string,
+  options: { logger: Logger; faults?: FaultInjection; tracer?: Tracer },
+  work: (context: CallContext) => Promise<T>,
+): Promise<T> {
+  const context = contextFor(call, path, options.logger);
+  const span = startServerSpan(options.tracer, path, call.metadata);
+  return otelContext.with(trace.setSpan(otelContext.active(), span), () =>
+    runWithRequestContext(context, async () => {
+      try {
+        if (isDecodeFailure(call.request)) {
+          throw new DomainError(
+            grpc.status.INVALID_ARGUMENT,
+            `request: not a valid message (${call.request[decodeFailure]})`,
+          );
+        }
+        await injectFaults(options.faults);
+        const result = await work(context);
+        endServerSpan(span, call.cancelled ? grpc.status.CANCELLED : grpc.status.OK);
+        return result;
+      } catch (error) {
+        const status = toStatus(error, context.logger);
+        endServerSpan(span, status.code, status.details);
+        throw status;
+      }
+    }),
+  );
+}
+
+/**
+ * Binds promise-based handlers to a ts-proto service definition.
+ Every call runs inside a request
  * context (correlation id, deadline, customer), thrown errors become statuses via {@link toStatus},
  * and a request that cannot be decoded is INVALID_ARGUMENT instead of grpc-js's INTERNAL.
  */
@@ -205,25 +240,16 @@ export function bindService<D extends ServiceDefinitionLike>(
     if (method.requestStream) throw new Error(`${method.path}: client streaming is not supported by the kit`);
     if (!method.responseStream) {
       implementation[name] = ((call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<unknown>) => {
-        const context = contextFor(call, method.path, options.logger);
-        runWithRequestContext(context, async () => {
-          try {
-            if (isDecodeFailure(call.request)) {
-              throw new DomainError(
-                grpc.status.INVALID_ARGUMENT,
-                `request: not a valid message (${call.request[decodeFailure]})`,
-              );
-            }
-            await injectFaults(options.faults);
-            callback(null, await handler(call.request, context));
-          } catch (error) {
-            callback(toStatus(error, context.logger));
-          }
-        });
+        serve(call, method.path, options, async (context) => {
+          const response = await handler(call.request, context);
+          return () => callback(null, response);
+        }).then(
+          (respond) => respond(),
+          (status: grpc.StatusObject) => callback(status),
+        );
       }) as grpc.handleUnaryCall<unknown, unknown>;
     } else {
       implementation[name] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
-        const context = contextFor(call, method.path, options.logger);
         const stream: ResponseStream<unknown> = {
           send: (message) =>
             new Promise<void>((resolve) => {
@@ -232,21 +258,17 @@ export function bindService<D extends ServiceDefinitionLike>(
               else call.once("drain", () => resolve());
             }),
         };
-        runWithRequestContext(context, async () => {
-          try {
-            if (isDecodeFailure(call.request)) {
-              throw new DomainError(
-                grpc.status.INVALID_ARGUMENT,
-                `request: not a valid message (${call.request[decodeFailure]})`,
-              );
-            }
-            await injectFaults(options.faults);
-            await handler(call.request, context, stream);
+        serve(call, method.path, options, async (context) => {
+          await handler(call.request, context, stream);
+          return () => {
             if (!call.cancelled) call.end();
-          } catch (error) {
-            if (!call.cancelled) call.emit("error", toStatus(error, context.logger));
-          }
-        });
+          };
+        }).then(
+          (finish) => finish(),
+          (status: grpc.StatusObject) => {
+            if (!call.cancelled) call.emit("error", status);
+          },
+        );
       }) as grpc.handleServerStreamingCall<unknown, unknown>;
     }
   }

@@ -14,9 +14,9 @@ export enum ReservationStatus {
   RESERVATION_STATUS_UNSPECIFIED = 0,
   /** RESERVATION_STATUS_RESERVED - Stock is held for the order. */
   RESERVATION_STATUS_RESERVED = 1,
-  /** RESERVATION_STATUS_COMMITTED - The order went ahead: the units left the warehouse's available stock for good. */
+  /** RESERVATION_STATUS_COMMITTED - The order was confirmed: the units are deducted from on-hand stock. */
   RESERVATION_STATUS_COMMITTED = 2,
-  /** RESERVATION_STATUS_RELEASED - The hold was given back (order rejected or cancelled). */
+  /** RESERVATION_STATUS_RELEASED - The stock was given back (order rejected, or cancelled before it shipped). */
   RESERVATION_STATUS_RELEASED = 3,
   /** RESERVATION_STATUS_EXPIRED - The hold ran out before it was committed and was given back automatically. */
   RESERVATION_STATUS_EXPIRED = 4,

@@ -879,7 +879,10 @@ export const InventoryServiceService = {
       Buffer.from(ReserveStockResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReserveStockResponse => ReserveStockResponse.decode(value),
   },
-  /** Gives an order's held stock back. Idempotent; releasing a committed reservation is FAILED_PRECONDITION. */
+  /**
+   * Gives an order's stock back: units still held, or units already committed for an order that was
+   * cancelled before it shipped (they return to on-hand stock). Idempotent.
+   */
   releaseReservation: {
     path: "/agora.inventory.v1.InventoryService/ReleaseReservation" as const,
     requestStream: false as const,
@@ -891,7 +894,10 @@ export const InventoryServiceService = {
       Buffer.from(ReleaseReservationResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ReleaseReservationResponse => ReleaseReservationResponse.decode(value),
   },
-  /** Turns an order's hold into a final deduction from on-hand stock. Idempotent. */
+  /**
+   * Turns an order's hold into a deduction from on-hand stock (the order is confirmed); a committed
+   * reservation no longer expires. Idempotent; FAILED_PRECONDITION once released or expired.
+   */
   commitReservation: {
     path: "/agora.inventory.v1.InventoryService/CommitReservation" as const,
     requestStream: false as const,
@@ -923,9 +929,15 @@ export interface InventoryServiceServer extends UntypedServiceImplementation {
    * Idempotent by order id: reserving again for the same order returns the first reservation.
    */
   reserveStock: handleUnaryCall<ReserveStockRequest, ReserveStockResponse>;
-  /** Gives an order's held stock back. Idempotent; releasing a committed reservation is FAILED_PRECONDITION. */
+  /**
+   * Gives an order's stock back: units still held, or units already committed for an order that was
+   * cancelled before it shipped (they return to on-hand stock). Idempotent.
+   */
   releaseReservation: handleUnaryCall<ReleaseReservationRequest, ReleaseReservationResponse>;
-  /** Turns an order's hold into a final deduction from on-hand stock. Idempotent. */
+  /**
+   * Turns an order's hold into a deduction from on-hand stock (the order is confirmed); a committed
+   * reservation no longer expires. Idempotent; FAILED_PRECONDITION once released or expired.
+   */
   commitReservation: handleUnaryCall<CommitReservationRequest, CommitReservationResponse>;
   /** Adds units to (or, with a negative delta, removes units from) a SKU's on-hand stock (administrators). */
   adjustStock: handleUnaryCall<AdjustStockRequest, AdjustStockResponse>;
@@ -967,7 +979,10 @@ export interface InventoryServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReserveStockResponse) => void,
   ): ClientUnaryCall;
-  /** Gives an order's held stock back. Idempotent; releasing a committed reservation is FAILED_PRECONDITION. */
+  /**
+   * Gives an order's stock back: units still held, or units already committed for an order that was
+   * cancelled before it shipped (they return to on-hand stock). Idempotent.
+   */
   releaseReservation(
     request: ReleaseReservationRequest,
     callback: (error: ServiceError | null, response: ReleaseReservationResponse) => void,
@@ -983,7 +998,10 @@ export interface InventoryServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: ReleaseReservationResponse) => void,
   ): ClientUnaryCall;
-  /** Turns an order's hold into a final deduction from on-hand stock. Idempotent. */
+  /**
+   * Turns an order's hold into a deduction from on-hand stock (the order is confirmed); a committed
+   * reservation no longer expires. Idempotent; FAILED_PRECONDITION once released or expired.
+   */
   commitReservation(
     request: CommitReservationRequest,
     callback: (error: ServiceError | null, response: CommitReservationResponse) => void,

@@ -20,6 +20,15 @@ export interface ShipmentDispatched {
   shipment?: Shipment | undefined;
 }
 
+/**
+ * A shipment was called off because its order was cancelled before dispatch. Published as
+ * agora.shipping.shipment_cancelled.
+ */
+export interface ShipmentCancelled {
+  /** The shipment, CANCELLED. */
+  shipment?: Shipment | undefined;
+}
+
 function createBaseShipmentCreated(): ShipmentCreated {
   return { shipment: undefined };
 }
@@ -151,6 +160,75 @@ export const ShipmentDispatched: MessageFns<ShipmentDispatched> = {
   },
   fromPartial<I extends Exact<DeepPartial<ShipmentDispatched>, I>>(object: I): ShipmentDispatched {
     const message = createBaseShipmentDispatched();
+    message.shipment = (object.shipment !== undefined && object.shipment !== null)
+      ? Shipment.fromPartial(object.shipment)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseShipmentCancelled(): ShipmentCancelled {
+  return { shipment: undefined };
+}
+
+export const ShipmentCancelled: MessageFns<ShipmentCancelled> = {
+  encode(message: ShipmentCancelled, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.shipment !== undefined) {
+      Shipment.encode(message.shipment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ShipmentCancelled {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseShipmentCancelled();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.shipment = Shipment.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ShipmentCancelled {
+    return { shipment: isSet(object.shipment) ? Shipment.fromJSON(object.shipment) : undefined };
+  },
+
+  toJSON(message: ShipmentCancelled): unknown {
+    const obj: any = {};
+    if (message.shipment !== undefined) {
+      obj.shipment = Shipment.toJSON(message.shipment);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ShipmentCancelled>, I>>(base?: I): ShipmentCancelled {
+    return ShipmentCancelled.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ShipmentCancelled>, I>>(object: I): ShipmentCancelled {
+    const message = createBaseShipmentCancelled();
     message.shipment = (object.shipment !== undefined && object.shipment !== null)
       ? Shipment.fromPartial(object.shipment)
       : undefined;

@@ -18,6 +18,8 @@ export enum ShipmentStatus {
   SHIPMENT_STATUS_CREATED = 1,
   /** SHIPMENT_STATUS_DISPATCHED - Handed to the carrier. */
   SHIPMENT_STATUS_DISPATCHED = 2,
+  /** SHIPMENT_STATUS_CANCELLED - The order was cancelled before dispatch; nothing will ship. */
+  SHIPMENT_STATUS_CANCELLED = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -32,6 +34,9 @@ export function shipmentStatusFromJSON(object: any): ShipmentStatus {
     case 2:
     case "SHIPMENT_STATUS_DISPATCHED":
       return ShipmentStatus.SHIPMENT_STATUS_DISPATCHED;
+    case 3:
+    case "SHIPMENT_STATUS_CANCELLED":
+      return ShipmentStatus.SHIPMENT_STATUS_CANCELLED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -47,6 +52,8 @@ export function shipmentStatusToJSON(object: ShipmentStatus): string {
       return "SHIPMENT_STATUS_CREATED";
     case ShipmentStatus.SHIPMENT_STATUS_DISPATCHED:
       return "SHIPMENT_STATUS_DISPATCHED";
+    case ShipmentStatus.SHIPMENT_STATUS_CANCELLED:
+      return "SHIPMENT_STATUS_CANCELLED";
     case ShipmentStatus.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
