@@ -467,11 +467,15 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     },
     async stop() {
       for (const stream of openStreams) stream.abort();
+      // Keep-alive connections whose in-flight request finishes during the drain become idle only
+      // then: close them as they do, and everything once the drain takes too long.
+      const closeIdle = setInterval(() => app.server.closeIdleConnections(), 100);
       const force = setTimeout(() => app.server.closeAllConnections(), options.shutdownTimeoutMs);
       force.unref();
       try {
         await app.close();
       } finally {
+        clearInterval(closeIdle);
         clearTimeout(force);
       }
     },

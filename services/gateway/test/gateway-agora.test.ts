@@ -224,6 +224,7 @@ describe("the gateway in front of Agora's services", () => {
   });
 
   it("composes a product with its live stock: in stock, out of stock", async () => {
+    const callsBefore = inventoryCalls;
     const response = await fetch(`${url}/v1/products/espresso-machine`);
     expect(response.status).toBe(200);
     const body = (await response.json()) as { product: { productId: string; sku: string }; stock: unknown };
@@ -234,6 +235,8 @@ describe("the gateway in front of Agora's services", () => {
     expect(((await (await fetch(`${url}/v1/products/espresso-machine`)).json()) as { stock: unknown }).stock).toEqual(
       body.stock,
     );
+
+    expect(inventoryCalls - callsBefore).toBe(2);
 
     const grinder = (await (await fetch(`${url}/v1/products/burr-grinder`)).json()) as { stock: unknown };
     expect(grinder.stock).toEqual({ status: "OUT_OF_STOCK", available: 0, updateTime: "2026-11-23T08:00:00Z" });

@@ -65,6 +65,12 @@ describe("routes generated from annotations in a contract the gateway has never 
           throw { code: request.code, details: request.message };
         },
         Purge: () => ({ purged: 3 }),
+        Tick: async function* (request) {
+          for (let n = 1; n <= request.count; n++) {
+            await new Promise((resolve) => setTimeout(resolve, request.intervalMs));
+            yield { n };
+          }
+        },
       }),
     );
     key = await createSigningKey("test-key-1");
@@ -99,6 +105,7 @@ describe("routes generated from annotations in a contract the gateway has never 
       "/v1/test/failures/{code}",
       "/v1/test/greetings/{name}",
       "/v1/test/notes",
+      "/v1/test/ticks",
     ]);
     expect(Object.keys(document.paths["/v1/test/notes"] ?? {}).sort()).toEqual(["delete", "post"]);
     const greet = document.paths["/v1/test/greetings/{name}"]?.get;
@@ -298,6 +305,22 @@ describe("routes generated from annotations in a contract the gateway has never 
       /http_request_duration_seconds_bucket\{le="0.1",[^}]*route="\/v1\/test\/greetings\/\{name\}"/,
     );
     expect(metrics).toMatch(/http_requests_total\{method="GET",route="unmatched",status="404"/);
+  });
+
+  it("serves an annotated server-streaming RPC as server-sent events", async () => {
+    const response = await fetch(`${url}/v1/test/ticks?count=3&intervalMs=20`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toBe("text/event-stream; charset=utf-8");
+    const text = await response.text();
+    expect(text.split("\n\n").filter((frame) => frame.startsWith("event:"))).toEqual([
+      'event: message\ndata: {"n":1}',
+      'event: message\ndata: {"n":2}',
+      'event: message\ndata: {"n":3}',
+      "event: end\ndata: {}",
+    ]);
+    // A bad request never starts a stream.
+    const bad = await fetch(`${url}/v1/test/ticks?count=many`);
+    expect(bad.status).toBe(400);
   });
 
   it("answers /healthz always and /readyz while serving", async () => {

@@ -1,12 +1,16 @@
 import { create, type DescService, fromBinary, type MessageInitShape, toBinary } from "@bufbuild/protobuf";
 import type * as grpc from "@grpc/grpc-js";
 
-/** A unary handler over protobuf-es messages: returns the response fields or throws a grpc status. */
-export type DynamicUnaryHandler = (
+/**
+ * A handler over protobuf-es messages: a unary one returns the response fields (or throws a grpc
+ * status), a server-streaming one is an async generator yielding them.
+ */
+export type DynamicHandler = (
   // biome-ignore lint/suspicious/noExplicitAny: the message type comes from a runtime descriptor
   request: any,
-  call: grpc.ServerUnaryCall<unknown, unknown>,
-) => Promise<Record<string, unknown>> | Record<string, unknown>;
+  // biome-ignore lint/suspicious/noExplicitAny: unary or streaming call
+  call: any,
+) => Promise<Record<string, unknown>> | Record<string, unknown> | AsyncIterable<Record<string, unknown>>;
 
 /**
  * Serves a service known only from its descriptor (a test proto built with buf): requests and
@@ -16,7 +20,7 @@ export type DynamicUnaryHandler = (
 export function registerDescriptorService(
   server: grpc.Server,
   service: DescService,
-  handlers: Record<string, DynamicUnaryHandler>,
+  handlers: Record<string, DynamicHandler>,
 ): void {
   const definition: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   const implementation: grpc.UntypedServiceImplementation = {};
@@ -24,7 +28,7 @@ export function registerDescriptorService(
     definition[method.name] = {
       path: `/${service.typeName}/${method.name}`,
       requestStream: false,
-      responseStream: false,
+      responseStream: method.methodKind === "server_streaming",
       requestSerialize: (message: unknown) => Buffer.from(toBinary(method.input, message as never)),
       requestDeserialize: (bytes: Buffer) => fromBinary(method.input, bytes),
       responseSerialize: (message: unknown) =>
@@ -33,12 +37,33 @@ export function registerDescriptorService(
     };
     const handler = handlers[method.name];
     if (!handler) continue;
+    if (method.methodKind === "server_streaming") {
+      const stream = handler as (request: unknown, call: unknown) => AsyncIterable<Record<string, unknown>>;
+      implementation[method.name] = ((call: grpc.ServerWritableStream<unknown, unknown>) => {
+        void (async () => {
+          try {
+            for await (const message of stream(call.request, call)) {
+              if (call.cancelled) return;
+              call.write(message);
+            }
+            call.end();
+          } catch (error) {
+            call.emit("error", error);
+          }
+        })();
+      }) as grpc.handleServerStreamingCall<unknown, unknown>;
+      continue;
+    }
+    const unary = handler as (
+      request: unknown,
+      call: unknown,
+    ) => Promise<Record<string, unknown>> | Record<string, unknown>;
     implementation[method.name] = ((
       call: grpc.ServerUnaryCall<unknown, unknown>,
       callback: grpc.sendUnaryData<unknown>,
     ) => {
       Promise.resolve()
-        .then(() => handler(call.request, call))
+        .then(() => unary(call.request, call))
         .then(
           (response) => callback(null, response),
           (error: unknown) => callback(error as grpc.ServiceError),
