@@ -87,8 +87,9 @@ export function leadingComment(desc: Commented): string {
   return commentsOf(fileOf(desc)).get(sourcePath(desc).join(",")) ?? "";
 }
 
-/** The first sentence-ish line of a comment, for one-line summaries. */
-export function firstLine(comment: string): string {
-  const line = comment.split("\n")[0] ?? "";
-  return line.trim();
+/** The first sentence of a comment (across line breaks), for one-line summaries. */
+export function firstSentence(comment: string): string {
+  const paragraph = (comment.split("\n\n")[0] ?? "").replace(/\s*\n\s*/g, " ").trim();
+  const end = paragraph.search(/\.(\s|$)/);
+  return end < 0 ? paragraph : paragraph.slice(0, end + 1);
 }

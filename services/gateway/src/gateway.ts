@@ -292,7 +292,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       ...new Set(knownPaths.filter((known) => known.template.pattern.test(path)).map((known) => known.method)),
     ];
     if (allowed.length > 0) {
-      if (allowed.includes("GET")) allowed.push("HEAD");
       const failure = new HttpError(
         405,
         "METHOD_NOT_ALLOWED",
@@ -329,6 +328,10 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   const operational = { config: { rateLimit: false as const } };
+  for (const probe of ["/healthz", "/readyz"]) {
+    const template = parsePathTemplate(probe);
+    knownPaths.push({ template, method: "GET" }, { template, method: "HEAD" });
+  }
   app.get("/healthz", operational, async () => ({ status: "alive" }));
   app.get("/readyz", operational, async (_request, reply) => {
     if (options.isServing()) return { status: "serving" };
@@ -337,10 +340,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
 
   for (const route of routes) {
     knownPaths.push({ template: route.path, method: route.method });
+    if (route.method === "GET" && !route.serverStreaming) knownPaths.push({ template: route.path, method: "HEAD" });
     app.route({
       method: route.method,
       url: route.path.fastifyPath,
       config: { routeTemplate: route.path.template, access: route.access },
+      // HEAD on an event stream would open a stream nobody reads.
+      exposeHeadRoute: !route.serverStreaming,
       handler: (request, reply) =>
         runWithRequestContext({ correlationId: request.id }, () => handleRoute(route, request, reply)),
     });
@@ -430,7 +436,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
       },
       logger,
     );
-    knownPaths.push({ template: productTemplate, method: "GET" });
+    knownPaths.push({ template: productTemplate, method: "GET" }, { template: productTemplate, method: "HEAD" });
     app.get(
       productTemplate.fastifyPath,
       { config: { routeTemplate: productRouteTemplate, access: "public" } },
@@ -449,7 +455,8 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   }
 
   const openApiDocument = buildOpenApiDocument({ routes, extraOperations, version: options.version });
-  knownPaths.push({ template: parsePathTemplate("/openapi.json"), method: "GET" });
+  const openApiPath = parsePathTemplate("/openapi.json");
+  knownPaths.push({ template: openApiPath, method: "GET" }, { template: openApiPath, method: "HEAD" });
   app.get("/openapi.json", async (_request, reply) =>
     reply.header("cache-control", "public, max-age=60").send(openApiDocument),
   );

@@ -8,7 +8,7 @@ import {
   type Registry,
   ScalarType,
 } from "@bufbuild/protobuf";
-import { firstLine, leadingComment } from "./descriptors";
+import { firstSentence, leadingComment } from "./descriptors";
 import { findField } from "./message-json";
 import { type PathTemplate, parsePathTemplate, pathVariables } from "./path-template";
 
@@ -147,7 +147,7 @@ function routeOf(rpc: DescMethod, option: HttpRuleOption): HttpRoute {
         ? idempotencyKey
         : undefined,
     successStatus,
-    summary: option.summary || firstLine(description) || `${rpc.parent.name}.${rpc.name}`,
+    summary: option.summary || firstSentence(description) || `${rpc.parent.name}.${rpc.name}`,
     description,
     rpc,
     grpcPath: grpcPathOf(rpc),
