@@ -21,6 +21,8 @@ export * from "./metrics";
 export type { Amount } from "./money";
 export * as money from "./money";
 export * from "./paging";
+export * from "./periodic-task";
+export * from "./request-checks";
 export * from "./request-context";
 export * from "./service";
 export * from "./tracing/tracing";

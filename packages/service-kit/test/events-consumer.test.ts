@@ -9,7 +9,7 @@ import {
   waitUntil,
 } from "@agora/testing";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect, headers as natsHeaders, type NatsConnection } from "@nats-io/transport-node";
+import { connect, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
 import pino from "pino";
 import {
   type Database,
@@ -43,7 +43,10 @@ describe("inbox-guarded consumers, retries and dead letters (real Postgres, real
 
   beforeAll(async () => {
     nats = await startTestNats();
-    [producerDb, consumerDb] = await Promise.all([createTestDatabase("dlq_producer"), createTestDatabase("dlq_consumer")]);
+    [producerDb, consumerDb] = await Promise.all([
+      createTestDatabase("dlq_producer"),
+      createTestDatabase("dlq_consumer"),
+    ]);
     producer = await openProducerDatabase(producerDb.url);
     env = { NATS_URL: nats.url, NATS_SUBJECT_PREFIX: nats.subjectPrefix, OUTBOX_POLL_INTERVAL_MS: "100" };
     relay = await startService(producerService, { ...env, DATABASE_URL: producerDb.url });
@@ -136,7 +139,10 @@ describe("inbox-guarded consumers, retries and dead letters (real Postgres, real
     expect(original).toBeDefined();
     const headers = natsHeaders();
     headers.set("Agora-Aggregate-Id", "twice");
-    await js.publish(naming.subjectOf(ProductCreatedEvent), original as Uint8Array, { msgID: "duplicate-of-twice", headers });
+    await js.publish(naming.subjectOf(ProductCreatedEvent), original as Uint8Array, {
+      msgID: "duplicate-of-twice",
+      headers,
+    });
     await waitUntil(
       async () => /outcome="duplicate"[^\n]* 1$/m.test(await (await fetch(consumer.metricsUrl)).text()),
       10_000,
@@ -174,7 +180,11 @@ describe("stream provisioning", () => {
       const logger = pino({ level: "silent" });
       const settings = streamSettings("AGORA_PROVISIONING", "agora.provisioning.>", { maxAgeMs: 60_000 });
       await Promise.all([ensureStream(jsm, settings, logger), ensureStream(jsm, settings, logger)]);
-      await ensureStream(jsm, streamSettings("AGORA_PROVISIONING", "agora.provisioning.>", { maxAgeMs: 120_000 }), logger);
+      await ensureStream(
+        jsm,
+        streamSettings("AGORA_PROVISIONING", "agora.provisioning.>", { maxAgeMs: 120_000 }),
+        logger,
+      );
       const streams = await jsm.streams.names().next();
       expect(streams.filter((name) => name === "AGORA_PROVISIONING")).toHaveLength(1);
       expect((await jsm.streams.info("AGORA_PROVISIONING")).config.max_age).toBe(120_000 * 1_000_000);

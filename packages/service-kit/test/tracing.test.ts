@@ -1,10 +1,9 @@
 import { PassThrough } from "node:stream";
-import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
 import { ProductCreatedEvent } from "@agora/contracts";
+import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
 import {
   createTestDatabase,
   EventProbe,
-
   OtlpReceiver,
   startService,
   startTestNats,
@@ -48,13 +47,26 @@ describe("one trace across gRPC and NATS (real OTLP/gRPC export)", () => {
     const producer = await startService(producerService, { ...env, DATABASE_URL: databases[0]?.url });
     const consumer = await startService(consumerService, { ...env, DATABASE_URL: databases[1]?.url });
     try {
-      await producer.client(CatalogServiceService).createProduct(
-        { productId: "traced#1", sku: "T", name: "traced", description: "", category: "test", price: undefined, imageUrl: "" },
-        { metadata: { "x-correlation-id": "corr-trace-1" } },
-      );
+      await producer
+        .client(CatalogServiceService)
+        .createProduct(
+          {
+            productId: "traced#1",
+            sku: "T",
+            name: "traced",
+            description: "",
+            category: "test",
+            price: undefined,
+            imageUrl: "",
+          },
+          { metadata: { "x-correlation-id": "corr-trace-1" } },
+        );
 
       await waitUntil(
-        async () => (await appliedState(consumer.running.database as Database<Record<string, never>>)).applications.has("traced#1"),
+        async () =>
+          (await appliedState(consumer.running.database as Database<Record<string, never>>)).applications.has(
+            "traced#1",
+          ),
         20_000,
         "consumer applied the event",
       );
@@ -66,7 +78,6 @@ describe("one trace across gRPC and NATS (real OTLP/gRPC export)", () => {
     await waitUntil(() => receiver.spans.some((span) => span.kind === 5), 10_000, "consumer span exported");
     const [event] = await probe.ofType(ProductCreatedEvent);
     expect(event?.event.correlationId).toBe("corr-trace-1");
-
 
     const server = receiver.spans.find(
       (span) => span.service === "producer" && span.name === "agora.catalog.v1.CatalogService/CreateProduct",
@@ -95,7 +106,13 @@ describe("one trace across gRPC and NATS (real OTLP/gRPC export)", () => {
     const output = new PassThrough();
     const lines: string[] = [];
     output.on("data", (chunk: Buffer) => lines.push(chunk.toString()));
-    const logger = createLogger({ service: "logging", version: "dev", level: "info", format: "json", destination: output });
+    const logger = createLogger({
+      service: "logging",
+      version: "dev",
+      level: "info",
+      format: "json",
+      destination: output,
+    });
     let expected = "";
     tracing.tracer.startActiveSpan("work", (span) => {
       expected = span.spanContext().traceId;

@@ -110,8 +110,7 @@ async function waitForJetStream(url: string, timeoutMs = 15_000): Promise<void> 
   }
 }
 
-async function startOwnServer(
-binary: string): Promise<TestNats> {
+async function startOwnServer(binary: string): Promise<TestNats> {
   const port = await freePort();
   const storeDir = mkdtempSync(join(tmpdir(), "agora-nats-"));
   let child: ChildProcess | undefined;

@@ -142,7 +142,10 @@ export class OutboxRelay {
         const count = await this.publishRound();
         backoff = 100;
         if (++rounds % 50 === 0 || Date.now() - this.lastPrune > 10 * 60_000) await this.prune();
-        if (count < this.options.batchSize) await this.pause(this.options.pollIntervalMs);
+        // A full batch: go again at once. Some rows: linger briefly, more are likely on their way
+        // (writers rate-limit their NOTIFYs). None: wait for a NOTIFY or the polling interval.
+        if (count === 0) await this.pause(this.options.pollIntervalMs);
+        else if (count < this.options.batchSize) await this.pause(10);
       } catch (error) {
         this.failures.inc();
         this.deps.logger.warn({ err: error, retry_ms: backoff }, "outbox relay: publishing failed; retrying");

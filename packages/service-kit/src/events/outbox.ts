@@ -23,10 +23,19 @@ export interface RecordedEvent {
  */
 export class Outbox {
   private readonly publishable: ReadonlySet<string>;
+  private lastNotifyAt = 0;
 
+  /**
+   * @param notifyIntervalMs at most one NOTIFY per this interval from this process. A committing
+   * transaction that notifies takes Postgres's global notify-queue lock through its commit, which
+   * serialises such commits (and their WAL flushes); rate-limiting keeps busy writers concurrent
+   * while an idle system still wakes the relay at once. Events written in between are picked up by
+   * the relay's next round (it lingers briefly after a busy round and polls as a fallback).
+   */
   constructor(
     private readonly producer: string,
     publishes: readonly EventType<unknown>[],
+    private readonly notifyIntervalMs = 25,
   ) {
     this.publishable = new Set(publishes.map((event) => event.type));
   }
@@ -84,7 +93,11 @@ export class Outbox {
       },
     });
     // Delivered when (and only if) the transaction commits.
-    await tx.execute(sql`select pg_notify(${outboxChannel}, '')`);
+    const now = Date.now();
+    if (now - this.lastNotifyAt >= this.notifyIntervalMs) {
+      this.lastNotifyAt = now;
+      await tx.execute(sql`select pg_notify(${outboxChannel}, '')`);
+    }
     return { eventId, aggregateVersion };
   }
 }
