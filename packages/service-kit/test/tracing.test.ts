@@ -47,20 +47,18 @@ describe("one trace across gRPC and NATS (real OTLP/gRPC export)", () => {
     const producer = await startService(producerService, { ...env, DATABASE_URL: databases[0]?.url });
     const consumer = await startService(consumerService, { ...env, DATABASE_URL: databases[1]?.url });
     try {
-      await producer
-        .client(CatalogServiceService)
-        .createProduct(
-          {
-            productId: "traced#1",
-            sku: "T",
-            name: "traced",
-            description: "",
-            category: "test",
-            price: undefined,
-            imageUrl: "",
-          },
-          { metadata: { "x-correlation-id": "corr-trace-1" } },
-        );
+      await producer.client(CatalogServiceService).createProduct(
+        {
+          productId: "traced#1",
+          sku: "T",
+          name: "traced",
+          description: "",
+          category: "test",
+          price: undefined,
+          imageUrl: "",
+        },
+        { metadata: { "x-correlation-id": "corr-trace-1" } },
+      );
 
       await waitUntil(
         async () =>
