@@ -57,7 +57,10 @@ export interface JwksKeyStoreOptions {
   /** Fetches the current JWKS (identity's GetJwks). */
   fetchKeys(): Promise<PublishedKey[]>;
   logger: Logger;
-  /** At most one refresh per this interval, however many unknown `kid`s arrive. Default 10 s. */
+  /**
+   * At most one refresh per this interval, however many unknown `kid`s arrive (1 s at most after a
+   * failed fetch). Default 10 s.
+   */
   minRefreshIntervalMs?: number;
   /** Keys older than this are refreshed in the background when used. Default 5 min. */
   maxAgeMs?: number;
@@ -94,7 +97,10 @@ export class JwksKeyStore {
   /** Fetches the keys now unless a fetch ran within the minimum interval; never throws. */
   refresh(force = false): Promise<void> {
     if (this.inFlight) return this.inFlight;
-    if (!force && this.now() - this.lastAttemptAt < this.minRefreshIntervalMs) return Promise.resolve();
+    // After a failed fetch (identity starting or down) try again sooner than after a successful one.
+    const interval =
+      this.lastFailure === undefined ? this.minRefreshIntervalMs : Math.min(1_000, this.minRefreshIntervalMs);
+    if (!force && this.now() - this.lastAttemptAt < interval) return Promise.resolve();
     this.lastAttemptAt = this.now();
     this.inFlight = this.load().finally(() => {
       this.inFlight = undefined;

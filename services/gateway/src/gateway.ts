@@ -396,7 +396,13 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     const responseBytes = await clients
       .unary(route.grpcPath, requestBytes, { metadata, signal })
       .catch(rethrowAsHttpError(clients.downstreamOf(route.grpcPath)));
-    return reply.code(route.successStatus).send(responseJsonOf(route.rpc.output, responseBytes, registry));
+    let body: unknown;
+    try {
+      body = responseJsonOf(route.rpc.output, responseBytes, registry);
+    } catch (error) {
+      throw new HttpError(502, "INTERNAL", "the service sent a response the gateway cannot read", {}, { cause: error });
+    }
+    return reply.code(route.successStatus).send(body);
   }
 
   const extraOperations: ExtraOperation[] = [];

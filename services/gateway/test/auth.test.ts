@@ -117,6 +117,18 @@ describe("access tokens", () => {
     await expect(verifier.verify(await signToken(rotated, { sub: "c1" }))).rejects.toBeInstanceOf(KeysUnavailableError);
   });
 
+  it("retries soon after a failed fetch, so a gateway started before identity is not stuck for the full interval", async () => {
+    identityDown = true;
+    await store.refresh(true);
+    const token = await signToken(current, { sub: "c1" });
+    await expect(verifier.verify(token)).rejects.toBeInstanceOf(KeysUnavailableError);
+    expect(fetches).toBe(1); // within 1 s of the failure: no new fetch
+    identityDown = false;
+    clock += 1_001;
+    await expect(verifier.verify(token)).resolves.toMatchObject({ customerId: "c1" });
+    expect(fetches).toBe(2);
+  });
+
   it("reads Authorization headers", () => {
     expect(bearerTokenOf(undefined)).toBeUndefined();
     expect(bearerTokenOf("Bearer abc.def.ghi")).toBe("abc.def.ghi");
