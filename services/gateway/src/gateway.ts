@@ -8,15 +8,7 @@ import {
   metadataKeys,
   runWithRequestContext,
 } from "@agora/service-kit";
-import {
-  type DescMessage,
-  fromBinary,
-  fromJson,
-  type JsonObject,
-  type Registry,
-  toBinary,
-  toJson,
-} from "@bufbuild/protobuf";
+import type { DescMessage, Registry } from "@bufbuild/protobuf";
 import rateLimit from "@fastify/rate-limit";
 import fastify, {
   type FastifyBaseLogger,
@@ -36,11 +28,11 @@ import {
 } from "./auth";
 import { registryFromDescriptorSet } from "./descriptors";
 import { type ClientFactory, DownstreamClients, findMethod, type RawMethod, rawMethodOf } from "./downstreams";
-import { errorBody, HttpError, httpErrorFromGrpc, invalidArgument } from "./http-errors";
+import { errorBody, HttpError, httpErrorFromGrpc, invalidArgument, rethrowAsHttpError } from "./http-errors";
 import { createHttpMetrics } from "./http-metrics";
-import { buildOpenApiDocument, type ExtraOperation, type OpenApiObject, schemaRef } from "./openapi";
+import { buildOpenApiDocument, type ExtraOperation, type OpenApiObject } from "./openapi";
 import { type PathTemplate, parsePathTemplate } from "./path-template";
-import { ProductComposer } from "./product-details";
+import { grpcProductLookups, ProductComposer, productOperation } from "./product-details";
 import { encodeRequest, requestJsonOf, responseJsonOf } from "./request-mapping";
 import { type Access, type HttpRoute, RouteDefinitionError, routesFromRegistry } from "./route-table";
 import { bridgeToSse, type SseStream } from "./server-sent-events";
@@ -98,8 +90,6 @@ export interface Gateway {
 }
 
 const getJwksPath = "/agora.identity.v1.IdentityService/GetJwks";
-const getProductPath = "/agora.catalog.v1.CatalogService/GetProduct";
-const getStockPath = "/agora.inventory.v1.InventoryService/GetStock";
 const productRouteTemplate = "/v1/products/{product_id}";
 
 /** A request id from the x-request-id header when it is sane, else a new UUID. */
@@ -170,13 +160,6 @@ export function downstreamMetadata(request: FastifyRequest, principal: Principal
     metadata["x-agora-roles"] = principal.roles.join(",");
   }
   return metadata;
-}
-
-/** A promise rejection handler turning a failed downstream call into the client's HttpError. */
-function rethrowAsHttpError(downstream: string | undefined): (error: unknown) => never {
-  return (error) => {
-    throw isServiceError(error) ? httpErrorFromGrpc(error, downstream) : error;
-  };
 }
 
 /** Aborted when the client goes away before its response is complete. */
@@ -409,37 +392,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
   if (getProduct && getStock) {
     const productMessage = message(registry, "agora.catalog.v1.Product");
     const composer = new ProductComposer(
-      {
-        getProduct: async (productId, metadata) => {
-          const request = toBinary(getProduct.input, fromJson(getProduct.input, { productId }, { registry }));
-          const bytes = await clients.unary(getProductPath, request, { metadata }).catch(rethrowAsHttpError("catalog"));
-          const response = toJson(getProduct.output, fromBinary(getProduct.output, bytes), {
-            registry,
-            alwaysEmitImplicit: true,
-          }) as JsonObject;
-          const product = response.product as JsonObject | undefined;
-          if (!product) throw new HttpError(502, "INTERNAL", "catalog answered without a product");
-          return { json: product, sku: typeof product.sku === "string" ? product.sku : "" };
-        },
-        getStock: async (sku, metadata) => {
-          const request = toBinary(getStock.input, fromJson(getStock.input, { skus: [sku] }, { registry }));
-          const unavailable = Buffer.alloc(0);
-          const bytes = await clients.unary(getStockPath, request, {
-            metadata,
-            timeoutMs: options.stockTimeoutMs,
-            fallback: () => unavailable,
-          });
-          if (bytes === unavailable) return undefined;
-          const response = toJson(getStock.output, fromBinary(getStock.output, bytes), { registry }) as JsonObject;
-          const levels = Array.isArray(response.levels) ? (response.levels as JsonObject[]) : [];
-          const level = levels.find((candidate) => candidate.sku === sku) ?? levels[0];
-          if (!level) return undefined;
-          return {
-            available: typeof level.available === "number" ? level.available : 0,
-            ...(typeof level.updateTime === "string" ? { updateTime: level.updateTime } : {}),
-          };
-        },
-      },
+      grpcProductLookups({ clients, registry, getProduct, getStock, stockTimeoutMs: options.stockTimeoutMs }),
       logger,
     );
     knownPaths.push({ template: productTemplate, method: "GET" }, { template: productTemplate, method: "HEAD" });
@@ -457,7 +410,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         );
       },
     );
-    extraOperations.push(productOperation(productMessage));
+    extraOperations.push(productOperation(productMessage, productRouteTemplate));
   }
 
   const openApiDocument = buildOpenApiDocument({ routes, extraOperations, version: options.version });
@@ -491,64 +444,6 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
         clearInterval(closeIdle);
         clearTimeout(force);
       }
-    },
-  };
-}
-
-function productOperation(productMessage: DescMessage): ExtraOperation {
-  return {
-    method: "get",
-    path: productRouteTemplate,
-    messages: [productMessage],
-    schemas: {
-      ProductWithStock: {
-        type: "object",
-        description: "A product with its live stock (catalog GetProduct + inventory GetStock).",
-        required: ["product", "stock"],
-        properties: { product: schemaRef(productMessage.typeName), stock: schemaRef("StockAvailability") },
-        additionalProperties: false,
-      },
-      StockAvailability: {
-        type: "object",
-        description:
-          "Live stock. UNKNOWN when inventory could not answer (down, slow, circuit open): the product is still served.",
-        required: ["status"],
-        properties: {
-          status: { type: "string", enum: ["IN_STOCK", "OUT_OF_STOCK", "UNKNOWN"] },
-          available: { type: "integer", minimum: 0, description: "Units that can be ordered now (known stock only)." },
-          updateTime: { type: "string", format: "date-time", description: "When the stock last changed." },
-        },
-        additionalProperties: false,
-      },
-    },
-    operation: {
-      operationId: "GetProductWithStock",
-      summary: "Returns a product with its live stock.",
-      description:
-        "API composition: the product from catalog GetProduct and its stock from inventory GetStock (by the product's " +
-        "SKU). When inventory fails, is down or its circuit is open, the product is still returned with stock " +
-        '{"status":"UNKNOWN"}.\n\nPublic: no token needed.',
-      tags: ["CatalogService"],
-      parameters: [
-        {
-          name: "product_id",
-          in: "path",
-          required: true,
-          description: "Id of the product.",
-          schema: { type: "string" },
-        },
-      ],
-      responses: {
-        "200": { description: "Success.", content: { "application/json": { schema: schemaRef("ProductWithStock") } } },
-        ...Object.fromEntries(
-          ["400", "404", "429", "500", "503", "504"].map((code) => [
-            code,
-            { $ref: `#/components/responses/Error${code}` },
-          ]),
-        ),
-      },
-      security: [{}, { bearerAuth: [] }],
-      "x-agora-access": "public",
     },
   };
 }

@@ -1,3 +1,4 @@
+import { isServiceError } from "@agora/service-kit";
 import { status as GrpcStatus, type ServiceError } from "@grpc/grpc-js";
 
 /**
@@ -91,4 +92,11 @@ export function invalidArgument(message: string): HttpError {
 /** The body of an error response. */
 export function errorBody(error: HttpError, requestId: string): ErrorBody {
   return { error: { code: error.code, message: error.message, requestId } };
+}
+
+/** A promise rejection handler turning a failed downstream call into the client's HttpError. */
+export function rethrowAsHttpError(downstream: string | undefined): (error: unknown) => never {
+  return (error) => {
+    throw isServiceError(error) ? httpErrorFromGrpc(error, downstream) : error;
+  };
 }

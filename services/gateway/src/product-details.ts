@@ -1,5 +1,18 @@
-import type { JsonValue } from "@bufbuild/protobuf";
+import {
+  type DescMessage,
+  type DescMethod,
+  fromBinary,
+  fromJson,
+  type JsonObject,
+  type JsonValue,
+  type Registry,
+  toBinary,
+  toJson,
+} from "@bufbuild/protobuf";
 import type { Logger } from "pino";
+import type { DownstreamClients } from "./downstreams";
+import { HttpError, rethrowAsHttpError } from "./http-errors";
+import { type ExtraOperation, schemaRef } from "./openapi";
 
 /** Stock of a product as the composed product route shows it. */
 export type StockAvailability =
@@ -84,4 +97,110 @@ export class ProductComposer {
     const stock = earlyStock && knownSku === product.sku ? await earlyStock : await this.stockOf(product.sku, metadata);
     return { product: product.json, stock };
   }
+}
+
+/**
+ * The lookups over gRPC: catalog GetProduct, and inventory GetStock with a short deadline and the kit
+ * client's fallback (down, timed out, circuit open → undefined, so the stock shows UNKNOWN).
+ */
+export function grpcProductLookups(options: {
+  clients: DownstreamClients;
+  registry: Registry;
+  getProduct: DescMethod;
+  getStock: DescMethod;
+  stockTimeoutMs: number;
+}): ProductLookups {
+  const { clients, registry, getProduct, getStock } = options;
+  const getProductPath = `/${getProduct.parent.typeName}/${getProduct.name}`;
+  const getStockPath = `/${getStock.parent.typeName}/${getStock.name}`;
+  return {
+    getProduct: async (productId, metadata) => {
+      const request = toBinary(getProduct.input, fromJson(getProduct.input, { productId }, { registry }));
+      const bytes = await clients.unary(getProductPath, request, { metadata }).catch(rethrowAsHttpError("catalog"));
+      const response = toJson(getProduct.output, fromBinary(getProduct.output, bytes), {
+        registry,
+        alwaysEmitImplicit: true,
+      }) as JsonObject;
+      const product = response.product as JsonObject | undefined;
+      if (!product) throw new HttpError(502, "INTERNAL", "catalog answered without a product");
+      return { json: product, sku: typeof product.sku === "string" ? product.sku : "" };
+    },
+    getStock: async (sku, metadata) => {
+      const request = toBinary(getStock.input, fromJson(getStock.input, { skus: [sku] }, { registry }));
+      const unavailable = Buffer.alloc(0);
+      const bytes = await clients.unary(getStockPath, request, {
+        metadata,
+        timeoutMs: options.stockTimeoutMs,
+        fallback: () => unavailable,
+      });
+      if (bytes === unavailable) return undefined;
+      const response = toJson(getStock.output, fromBinary(getStock.output, bytes), { registry }) as JsonObject;
+      const levels = Array.isArray(response.levels) ? (response.levels as JsonObject[]) : [];
+      const level = levels.find((candidate) => candidate.sku === sku) ?? levels[0];
+      if (!level) return undefined;
+      return {
+        available: typeof level.available === "number" ? level.available : 0,
+        ...(typeof level.updateTime === "string" ? { updateTime: level.updateTime } : {}),
+      };
+    },
+  };
+}
+
+/** The OpenAPI description of the composed route, with its ProductWithStock and StockAvailability schemas. */
+export function productOperation(productMessage: DescMessage, path: string): ExtraOperation {
+  return {
+    method: "get",
+    path,
+    messages: [productMessage],
+    schemas: {
+      ProductWithStock: {
+        type: "object",
+        description: "A product with its live stock (catalog GetProduct + inventory GetStock).",
+        required: ["product", "stock"],
+        properties: { product: schemaRef(productMessage.typeName), stock: schemaRef("StockAvailability") },
+        additionalProperties: false,
+      },
+      StockAvailability: {
+        type: "object",
+        description:
+          "Live stock. UNKNOWN when inventory could not answer (down, slow, circuit open): the product is still served.",
+        required: ["status"],
+        properties: {
+          status: { type: "string", enum: ["IN_STOCK", "OUT_OF_STOCK", "UNKNOWN"] },
+          available: { type: "integer", minimum: 0, description: "Units that can be ordered now (known stock only)." },
+          updateTime: { type: "string", format: "date-time", description: "When the stock last changed." },
+        },
+        additionalProperties: false,
+      },
+    },
+    operation: {
+      operationId: "GetProductWithStock",
+      summary: "Returns a product with its live stock.",
+      description:
+        "API composition: the product from catalog GetProduct and its stock from inventory GetStock (by the product's " +
+        "SKU). When inventory fails, is down or its circuit is open, the product is still returned with stock " +
+        '{"status":"UNKNOWN"}.\n\nPublic: no token needed.',
+      tags: ["CatalogService"],
+      parameters: [
+        {
+          name: "product_id",
+          in: "path",
+          required: true,
+          description: "Id of the product.",
+          schema: { type: "string" },
+        },
+      ],
+      responses: {
+        "200": { description: "Success.", content: { "application/json": { schema: schemaRef("ProductWithStock") } } },
+        ...Object.fromEntries(
+          ["400", "404", "429", "500", "503", "504"].map((code) => [
+            code,
+            { $ref: `#/components/responses/Error${code}` },
+          ]),
+        ),
+      },
+      security: [{}, { bearerAuth: [] }],
+      "x-agora-access": "public",
+    },
+  };
 }
