@@ -27,3 +27,4 @@ export * from "./request-context";
 export * from "./service";
 export * from "./tracing/tracing";
 export * from "./validation";
+export * from "./grpc/health-client";

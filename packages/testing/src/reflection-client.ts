@@ -143,32 +143,5 @@ function resolveFields(message: DescMessage, seen: Set<string>): void {
   }
 }
 
-/** Asks grpc.health.v1.Health/Check; resolves "SERVING", "NOT_SERVING", … or rejects when unreachable. */
-export async function checkHealth(address: string, service = "", timeoutMs = 2000): Promise<string> {
-  const definition = protoLoader.loadSync(require.resolve("grpc-health-check/proto/health/v1/health.proto"), {
-    enums: String,
-  });
-  const Health = (
-    grpc.loadPackageDefinition(definition).grpc as unknown as Record<
-      string,
-      Record<string, Record<string, grpc.ServiceClientConstructor>>
-    >
-  ).health?.v1?.Health;
-  if (!Health) throw new Error("health proto did not load");
-  const client = new Health(address, grpc.credentials.createInsecure()) as unknown as grpc.Client & {
-    Check: (
-      request: unknown,
-      options: grpc.CallOptions,
-      callback: (error: grpc.ServiceError | null, response?: { status: string }) => void,
-    ) => void;
-  };
-  try {
-    return await new Promise<string>((resolve, reject) => {
-      client.Check({ service }, { deadline: new Date(Date.now() + timeoutMs) }, (error, response) =>
-        error ? reject(error) : resolve(response?.status ?? "UNKNOWN"),
-      );
-    });
-  } finally {
-    client.close();
-  }
-}
+/** Re-exported from the kit, where the local runner uses it too. */
+export { checkHealth } from "@agora/service-kit";

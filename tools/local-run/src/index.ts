@@ -1,0 +1,6 @@
+export * from "./local-system";
+export * from "./log-lines";
+export * from "./service-catalog";
+export * from "./supervised-process";
+export * from "./banner";
+export * from "./command-line";
