@@ -43,7 +43,8 @@ Orders
 
 Limits
   --timeout D            deadline of one request (default 10s)
-  --connections N        most HTTP connections to the gateway (default 512)
+  --connections N        most HTTP connections to the gateway (default 10000; each followed order
+                         holds one for its event stream, and a lower cap queues requests in the tool)
   --max-in-flight N      most flows running at once; later arrivals are dropped and counted (default 10000)
   --drain-timeout D      after the last arrival, time for running flows to finish (default 30s)
   --wait-ready D         retry reading the catalog this long while the target is not up (default 60s)
@@ -140,7 +141,7 @@ export function parseCli(argv: string[]): CliOptions | "help" {
         "poll-interval": { type: "string", default: "100ms" },
         "order-timeout": { type: "string", default: "60s" },
         timeout: { type: "string", default: "10s" },
-        connections: { type: "string", default: "512" },
+        connections: { type: "string", default: "10000" },
         "max-in-flight": { type: "string", default: "10000" },
         "drain-timeout": { type: "string", default: "30s" },
         "wait-ready": { type: "string", default: "60s" },

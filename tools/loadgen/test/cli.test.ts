@@ -30,6 +30,7 @@ describe("parseCli", () => {
       durationMs: 60_000,
       warmupMs: 5000,
       users: 50,
+      connections: 10_000,
       follow: "stream",
       until: "terminal",
       grpc: {
