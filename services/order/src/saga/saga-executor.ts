@@ -1,0 +1,219 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type BackgroundTask,
+  Counter,
+  contextFromHeaders,
+  Gauge,
+  Histogram,
+  inSpan,
+  type Registry,
+  runWithRequestContext,
+  SpanKind,
+  type Tracer,
+} from "@agora/service-kit";
+import type { Logger } from "pino";
+import type { SagaStep } from "../db/schema";
+import type { SagaDecision } from "./place-order-saga";
+import { type PaymentPort, runStep, type StockPort } from "./saga-steps";
+import type { ClaimedSaga, SagaStore } from "./saga-store";
+
+/** Executor settings (SAGA_* configuration). */
+export interface SagaExecutorOptions {
+  /** Sagas run at once by this replica. */
+  readonly concurrency: number;
+  /** Longest idle wait between looks for due sagas (the sweep). */
+  readonly sweepIntervalMs: number;
+}
+
+/** Something that can start the executor's next round now (PlaceOrder, CancelOrder, NOTIFY). */
+export interface SagaKicker {
+  kick(): void;
+}
+
+/**
+ * Runs sagas that are due. It claims them (FOR UPDATE SKIP LOCKED + lease, so replicas share the
+ * work), runs each saga's steps back to back while they succeed, and leaves failed steps to their
+ * retry time. It wakes on {@link kick} (PlaceOrder and CancelOrder in this replica), on NOTIFY from
+ * other replicas (wired in main.ts), at the next retry time it knows of, and at least every
+ * `sweepIntervalMs` — the sweep that resumes sagas whose executor crashed (lease ran out), retries
+ * stuck steps and applies deadlines.
+ */
+export class SagaExecutor implements BackgroundTask, SagaKicker {
+  readonly name = "saga-executor";
+  private running = false;
+  private loop?: Promise<void>;
+  private kicked = false;
+  private wake?: () => void;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private unlisten?: () => Promise<void>;
+  private readonly steps: Counter<"step" | "outcome">;
+  private readonly takeovers: Counter;
+  private readonly completion: Histogram<"outcome">;
+
+  constructor(
+    private readonly deps: {
+      store: SagaStore;
+      stock: StockPort;
+      payments: PaymentPort;
+      logger: Logger;
+      tracer: Tracer;
+      registry: Registry;
+      /** Subscribes to the NOTIFY that other replicas send when a saga becomes due (LISTEN). */
+      listen?: (onNotify: () => void) => Promise<() => Promise<void>>;
+    },
+    private readonly options: SagaExecutorOptions,
+  ) {
+    const { registry, store } = deps;
+    this.steps = new Counter({
+      name: "agora_order_saga_steps_total",
+      help: "Saga steps run, by step and outcome (done, refused, failed).",
+      labelNames: ["step", "outcome"],
+      registers: [registry],
+    });
+    this.takeovers = new Counter({
+      name: "agora_order_saga_takeovers_total",
+      help: "Sagas resumed after their executor's lease ran out (a crashed or hung replica).",
+      registers: [registry],
+    });
+    this.completion = new Histogram({
+      name: "agora_order_saga_completion_seconds",
+      help: "Time from placement to the saga's end, by the order's status.",
+      labelNames: ["outcome"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers: [registry],
+    });
+    new Gauge({
+      name: "agora_order_sagas",
+      help: "Sagas by condition: active (still running), stuck (lease ran out), parked (NEEDS_ATTENTION).",
+      labelNames: ["condition"],
+      registers: [registry],
+      async collect() {
+        const counts = await store.counts();
+        for (const [condition, count] of Object.entries(counts)) this.set({ condition }, count);
+      },
+    });
+  }
+
+  /** Starts a round now (a saga became due in this replica). */
+  kick(): void {
+    this.kicked = true;
+    this.wake?.();
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.unlisten = await this.deps.listen?.(() => this.kick());
+    this.loop = this.run();
+  }
+
+  /** Stops claiming, lets the steps in flight finish (they are bounded by their deadlines), returns. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake?.();
+    await this.loop;
+    await Promise.allSettled(this.inFlight.values());
+    await this.unlisten?.().catch(() => undefined);
+  }
+
+  private async pause(ms: number): Promise<void> {
+    if (this.kicked || !this.running) return;
+    const controller = new AbortController();
+    this.wake = () => controller.abort();
+    await sleep(ms, undefined, { signal: controller.signal }).catch(() => undefined);
+    this.wake = undefined;
+  }
+
+  private async run(): Promise<void> {
+    let backoff = 100;
+    while (this.running) {
+      this.kicked = false;
+      try {
+        const free = this.options.concurrency - this.inFlight.size;
+        const claimed = await this.deps.store.claimDue(free);
+        for (const saga of claimed) this.launch(saga);
+        backoff = 100;
+        if (claimed.length > 0 && claimed.length === free) continue;
+        const nextDue = await this.deps.store.nextDueInMs();
+        await this.pause(Math.min(this.options.sweepIntervalMs, nextDue ?? Number.POSITIVE_INFINITY));
+      } catch (error) {
+        this.deps.logger.warn({ err: error, retry_ms: backoff }, "saga executor: claiming failed; retrying");
+        await this.pause(backoff);
+        backoff = Math.min(backoff * 2, 5000);
+      }
+    }
+  }
+
+  private launch(saga: ClaimedSaga): void {
+    if (saga.takenOver) {
+      this.takeovers.inc();
+      this.deps.logger.warn({ order_id: saga.orderId }, "saga resumed after its executor's lease ran out");
+    }
+    const work = this.runSaga(saga)
+      .catch((error: unknown) => {
+        this.deps.logger.error({ err: error, order_id: saga.orderId }, "saga round failed; the sweeper retries it");
+      })
+      .finally(() => {
+        this.inFlight.delete(saga.orderId);
+        this.kick();
+      });
+    this.inFlight.set(saga.orderId, work);
+  }
+
+  /**
+   * Runs one saga's steps while each succeeds and the next is due at once. Runs in the saga's own
+   * request context (the correlation id and trace of its PlaceOrder), never a caller's.
+   */
+  private runSaga(saga: ClaimedSaga): Promise<void> {
+    return runWithRequestContext({ correlationId: saga.correlationId }, async () => {
+      const { store, logger } = this.deps;
+      while (this.running) {
+        const begun = await store.begin(saga.orderId, saga.leaseToken);
+        if (begun.kind === "stop") return;
+        let decision: SagaDecision;
+        if (begun.kind === "decided") {
+          decision = begun.decision;
+        } else {
+          const outcome = await this.step(saga, begun.step, () =>
+            runStep(begun.step, begun.order, { stock: this.deps.stock, payments: this.deps.payments }),
+          );
+          this.steps.inc({ step: begun.step, outcome: outcome.kind });
+          if (outcome.kind === "failed") {
+            logger.warn({ order_id: saga.orderId, step: begun.step, error: outcome.error }, "saga step failed");
+          }
+          const finished = await store.finish(saga.orderId, saga.leaseToken, begun.step, outcome);
+          if (finished.kind === "stop") return;
+          decision = finished.decision;
+        }
+        if (decision.order) {
+          logger.info(
+            { order_id: saga.orderId, status: decision.order.status, reason: decision.order.reason },
+            `order ${decision.order.status}`,
+          );
+          if (decision.state.step === "DONE" || decision.order.status === "NEEDS_ATTENTION") {
+            this.completion.observe({ outcome: decision.order.status }, await store.ageSeconds(saga.orderId));
+          }
+        }
+        if (decision.runInMs === undefined) return;
+        if (decision.runInMs > 0) {
+          setTimeout(() => this.kick(), decision.runInMs).unref();
+          return;
+        }
+      }
+      // Stopping between steps: give the saga back so another replica can go on at once.
+      await store.abandon(saga.orderId, saga.leaseToken);
+    });
+  }
+
+  private step<T>(saga: ClaimedSaga, step: SagaStep, fn: () => Promise<T>): Promise<T> {
+    return inSpan(
+      this.deps.tracer,
+      `saga ${step}`,
+      {
+        kind: SpanKind.INTERNAL,
+        attributes: { "agora.order_id": saga.orderId, "agora.saga.step": step },
+        parent: contextFromHeaders(saga.traceHeaders),
+      },
+      fn,
+    );
+  }
+}
