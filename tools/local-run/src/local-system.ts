@@ -157,6 +157,16 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   }
 
   const portOf = (service: LocalService) => (service.grpcPort ?? service.httpPort ?? 0) + offset;
+  const taken: string[] = [];
+  for (const service of services) {
+    for (const port of [portOf(service), service.metricsPort + offset]) {
+      if (await portOpen(port)) taken.push(`${port} (${service.name})`);
+    }
+  }
+  if (taken.length > 0) {
+    await natsProcess?.stop();
+    throw new Error(`ports already in use: ${taken.join(", ")} — is Agora already running?`);
+  }
   const running: RunningLocalService[] = [];
   for (const [index, service] of services.entries()) {
     const env: NodeJS.ProcessEnv = {
