@@ -133,7 +133,11 @@ export class SagaStore {
 
   private async lockLeased(tx: OrderTx, orderId: string, leaseToken: string) {
     const [row] = await tx
-      .select({ saga: orderSagas, pastDeadline: sql<boolean>`${orderSagas.deadlineAt} < now()` })
+      .select({
+        saga: orderSagas,
+        pastDeadline: sql<boolean>`${orderSagas.deadlineAt} < now()`,
+        deadlineMs: sql<number>`(extract(epoch from ${orderSagas.deadlineAt} - ${orderSagas.createdAt}) * 1000)::float8`,
+      })
       .from(orderSagas)
       .where(and(eq(orderSagas.orderId, orderId), eq(orderSagas.leaseToken, leaseToken)))
       .for("update");
@@ -155,7 +159,7 @@ export class SagaStore {
       }
       const decision = beforeStep(state, {
         pastDeadline: row.pastDeadline,
-        deadlineMs: this.options.settings.deadlineMs,
+        deadlineMs: Number(row.deadlineMs),
       });
       if (decision) {
         await this.apply(tx, orderId, decision, decision.runInMs === 0 ? "extend" : "release");
