@@ -67,7 +67,13 @@ async function kitServer(otlpEndpoint: string): Promise<{ address: string; stop(
   // Access log lines are formatted and written (info level), to a sink instead of the terminal.
   const sink = new Writable({ write: (_chunk, _encoding, done) => done() });
   const running = await service.start({
-    env: { GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info", OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint },
+    env: {
+      GRPC_HOST: "127.0.0.1",
+      GRPC_PORT: "0",
+      METRICS_PORT: "0",
+      LOG_LEVEL: "info",
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint,
+    },
     logDestination: sink,
   });
   return { address: running.address, stop: () => running.stop() };
@@ -137,7 +143,15 @@ Machine: ${machine().cpus} × ${machine().cpuModel}, ${machine().node}. Run: \`n
 
 ${markdownTable(
   ["server", "concurrent calls", "calls/s", "p50 ms", "p90 ms", "p99 ms", "max ms"],
-  rows.map((row) => [row.server, row.concurrency, row.result.perSecond, row.result.latency.p50, row.result.latency.p90, row.result.latency.p99, row.result.latency.max]),
+  rows.map((row) => [
+    row.server,
+    row.concurrency,
+    row.result.perSecond,
+    row.result.latency.p50,
+    row.result.latency.p90,
+    row.result.latency.p99,
+    row.result.latency.max,
+  ]),
 )}
 
 Spans exported during the run: ${receiver.spans.length}.

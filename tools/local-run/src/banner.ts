@@ -28,7 +28,9 @@ export function tryCommands(services: readonly RunningLocalService[]): string {
   }
   const inventory = find("inventory");
   if (inventory) {
-    lines.push(`grpcurl -plaintext -d '{"skus":["AG-COF-001"]}' ${inventory.endpoint} agora.inventory.v1.InventoryService/GetStock`);
+    lines.push(
+      `grpcurl -plaintext -d '{"skus":["AG-COF-001"]}' ${inventory.endpoint} agora.inventory.v1.InventoryService/GetStock`,
+    );
   }
   const gateway = find("gateway");
   if (gateway) {

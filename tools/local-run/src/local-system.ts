@@ -60,7 +60,12 @@ export interface LocalSystem {
 }
 
 function natsServerBinary(): string {
-  for (const candidate of [process.env.NATS_SERVER_BIN, "nats-server", "/usr/sbin/nats-server", "/usr/local/bin/nats-server"]) {
+  for (const candidate of [
+    process.env.NATS_SERVER_BIN,
+    "nats-server",
+    "/usr/sbin/nats-server",
+    "/usr/local/bin/nats-server",
+  ]) {
     if (!candidate) continue;
     try {
       execFileSync(candidate, ["--version"], { stdio: "ignore" });
@@ -120,7 +125,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   if (options.reset) rmSync(options.dataDir, { recursive: true, force: true });
   mkdirSync(options.dataDir, { recursive: true });
 
-  const discovered = discoverServices(options.repoRoot).filter((service) => !options.only || options.only.includes(service.name));
+  const discovered = discoverServices(options.repoRoot).filter(
+    (service) => !options.only || options.only.includes(service.name),
+  );
   const services = startOrder(discovered);
   const width = Math.max(4, ...services.map((service) => service.name.length));
   const logger = (name: string, index: number) => {
@@ -145,7 +152,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
         if (!line.includes("[INF]")) logger("nats", services.length)(line);
       },
       onEvent: (event) =>
-        write(event.kind === "crashed" ? `nats-server exited (${event.code ?? event.signal}); restarting` : "nats-server restarted"),
+        write(
+          event.kind === "crashed"
+            ? `nats-server exited (${event.code ?? event.signal}); restarting`
+            : "nats-server restarted",
+        ),
     });
     natsProcess.start();
     natsUrl = `nats://127.0.0.1:${port}`;
@@ -181,9 +192,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       NATS_URL: natsUrl,
       SHUTDOWN_TIMEOUT_MS: "5000",
       ...(options.otelEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: options.otelEndpoint } : {}),
-      ...Object.fromEntries(
-        services.map((other) => [addressVariable(other.name), `127.0.0.1:${portOf(other)}`]),
-      ),
+      ...Object.fromEntries(services.map((other) => [addressVariable(other.name), `127.0.0.1:${portOf(other)}`])),
       ...service.localEnv,
       ...options.env,
     };
@@ -220,7 +229,9 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       httpPort: service.httpPort === undefined ? undefined : service.httpPort + offset,
       metricsPort: service.metricsPort + offset,
       endpoint:
-        service.grpcPort !== undefined ? `127.0.0.1:${service.grpcPort + offset}` : `http://127.0.0.1:${(service.httpPort ?? 0) + offset}`,
+        service.grpcPort !== undefined
+          ? `127.0.0.1:${service.grpcPort + offset}`
+          : `http://127.0.0.1:${(service.httpPort ?? 0) + offset}`,
       process: supervised,
     });
   }

@@ -17,7 +17,9 @@ export interface SupervisedProcessOptions {
   /** Receives every output line (stdout and stderr). */
   onLine(line: string): void;
   /** Told about crashes and restarts, for the runner to report. */
-  onEvent(event: { kind: "crashed"; code: number | null; signal: string | null; restartInMs: number } | { kind: "restarted" }): void;
+  onEvent(
+    event: { kind: "crashed"; code: number | null; signal: string | null; restartInMs: number } | { kind: "restarted" },
+  ): void;
   /** First restart delay, doubled per crash in a row up to maxRestartDelayMs. */
   restartDelayMs?: number;
   maxRestartDelayMs?: number;

@@ -8,8 +8,8 @@ import {
   formatLogLine,
   type LocalService,
   parseUpArguments,
-  startOrder,
   SupervisedProcess,
+  startOrder,
 } from "../src";
 
 function fakeRepo(blocks: Record<string, unknown>): string {
@@ -75,18 +75,31 @@ describe("formatLogLine", () => {
       grpc_port: 50051,
       database: "pglite (in memory)",
     });
-    expect(formatLogLine(line, false)).toBe('10:11:12 INFO  catalog is serving grpc_port=50051 database="pglite (in memory)"');
-    expect(formatLogLine("    at Object.<anonymous> (main.js:1:1)", false)).toBe("    at Object.<anonymous> (main.js:1:1)");
-    expect(formatLogLine(JSON.stringify({ level: "error", msg: "x", err: { type: "Error", message: "boom" } }), false)).toContain(
-      'err="Error: boom"',
+    expect(formatLogLine(line, false)).toBe(
+      '10:11:12 INFO  catalog is serving grpc_port=50051 database="pglite (in memory)"',
     );
+    expect(formatLogLine("    at Object.<anonymous> (main.js:1:1)", false)).toBe(
+      "    at Object.<anonymous> (main.js:1:1)",
+    );
+    expect(
+      formatLogLine(JSON.stringify({ level: "error", msg: "x", err: { type: "Error", message: "boom" } }), false),
+    ).toContain('err="Error: boom"');
   });
 });
 
 describe("parseUpArguments", () => {
   it("reads flags and environment", () => {
-    const options = parseUpArguments(["--reset", "--only", "catalog,order"], { AGORA_POSTGRES_URL: "postgres://x/y" }, "/repo");
-    expect(options).toMatchObject({ reset: true, only: ["catalog", "order"], postgresUrl: "postgres://x/y", dataDir: "/repo/.agora" });
+    const options = parseUpArguments(
+      ["--reset", "--only", "catalog,order"],
+      { AGORA_POSTGRES_URL: "postgres://x/y" },
+      "/repo",
+    );
+    expect(options).toMatchObject({
+      reset: true,
+      only: ["catalog", "order"],
+      postgresUrl: "postgres://x/y",
+      dataDir: "/repo/.agora",
+    });
   });
 
   it.each([
@@ -108,14 +121,19 @@ describe("SupervisedProcess", () => {
       args: ["-e", "console.log('up'); setTimeout(() => process.exit(3), 50)"],
       env: { ...process.env, NODE_OPTIONS: "" },
       onLine: (line) => lines.push(line),
-      onEvent: (event) => events.push(event.kind === "crashed" ? `crashed ${event.code} ${event.restartInMs}` : "restarted"),
+      onEvent: (event) =>
+        events.push(event.kind === "crashed" ? `crashed ${event.code} ${event.restartInMs}` : "restarted"),
       restartDelayMs: 50,
       maxRestartDelayMs: 200,
     });
     supervised.start();
     await waitUntil(() => events.filter((event) => event.startsWith("crashed")).length >= 3, 5000, "three crashes");
     await supervised.stop();
-    expect(events.filter((event) => event.startsWith("crashed")).slice(0, 3)).toEqual(["crashed 3 50", "crashed 3 100", "crashed 3 200"]);
+    expect(events.filter((event) => event.startsWith("crashed")).slice(0, 3)).toEqual([
+      "crashed 3 50",
+      "crashed 3 100",
+      "crashed 3 200",
+    ]);
     expect(lines.filter((line) => line === "up").length).toBeGreaterThanOrEqual(3);
   });
 
@@ -124,7 +142,10 @@ describe("SupervisedProcess", () => {
     const supervised = new SupervisedProcess({
       name: "graceful",
       command: process.execPath,
-      args: ["-e", "process.on('SIGTERM', () => { console.log('draining'); setTimeout(() => process.exit(0), 100); }); console.log('ready'); setInterval(() => {}, 1000);"],
+      args: [
+        "-e",
+        "process.on('SIGTERM', () => { console.log('draining'); setTimeout(() => process.exit(0), 100); }); console.log('ready'); setInterval(() => {}, 1000);",
+      ],
       env: { ...process.env, NODE_OPTIONS: "" },
       onLine: (line) => lines.push(line),
       onEvent: () => lines.push("unexpected restart"),

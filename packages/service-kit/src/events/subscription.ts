@@ -287,6 +287,7 @@ export class EventSubscription<S extends Record<string, unknown>> {
           "messaging.destination.name": message.subject,
           "messaging.consumer.group.name": this.durable,
           "messaging.message.id": event.id,
+          "agora.correlation_id": event.correlationId,
         },
       },
       parent,

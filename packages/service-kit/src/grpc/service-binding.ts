@@ -84,13 +84,22 @@ const serverErrorCodes = new Set([
 ]);
 
 /** Starts the server span of a call, continuing the caller's trace from its metadata. */
-function startServerSpan(tracer: Tracer | undefined, path: string, metadata: grpc.Metadata): Span {
-  const parent = propagation.extract(ROOT_CONTEXT, metadata, metadataGetter);
+function startServerSpan(tracer: Tracer | undefined, path: string, context: CallContext): Span {
+  const parent = propagation.extract(ROOT_CONTEXT, context.metadata, metadataGetter);
   const { service, method } = splitPath(path);
   const activeTracer = tracer ?? trace.getTracer("agora-disabled");
   return activeTracer.startSpan(
     `${service}/${method}`,
-    { kind: SpanKind.SERVER, attributes: { "rpc.system": "grpc", "rpc.service": service, "rpc.method": method } },
+    {
+      kind: SpanKind.SERVER,
+      attributes: {
+        "rpc.system": "grpc",
+        "rpc.service": service,
+        "rpc.method": method,
+        // Links a trace to the log lines and events of the same request.
+        "agora.correlation_id": context.correlationId,
+      },
+    },
     parent,
   );
 }
@@ -186,7 +195,7 @@ async function serve<T>(
   work: (context: CallContext) => Promise<T>,
 ): Promise<T> {
   const context = contextFor(call, path, options.logger);
-  const span = startServerSpan(options.tracer, path, call.metadata);
+  const span = startServerSpan(options.tracer, path, context);
   return otelContext.with(trace.setSpan(otelContext.active(), span), () =>
     runWithRequestContext(context, async () => {
       try {
