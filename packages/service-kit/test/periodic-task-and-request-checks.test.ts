@@ -19,13 +19,16 @@ describe("PeriodicTask", () => {
     });
     const started = Date.now();
     task.start();
-    await sleep(80);
-    // Three full batches and the round that found the rest: four rounds without a pause.
-    expect(rounds).toHaveLength(4);
-    expect((rounds[3] ?? 0) - started).toBeLessThan(80);
-    await sleep(200);
-    expect(rounds).toHaveLength(5);
-    await task.stop();
+    try {
+      await sleep(80);
+      // Three full batches and the round that found the rest: four rounds without a pause.
+      expect(rounds).toHaveLength(4);
+      expect((rounds[3] ?? 0) - started).toBeLessThan(80);
+      await sleep(200);
+      expect(rounds).toHaveLength(5);
+    } finally {
+      await task.stop();
+    }
   });
 
   it("keeps going after a failing round, with a doubling pause", async () => {
@@ -33,7 +36,7 @@ describe("PeriodicTask", () => {
     let calls = 0;
     const task = new PeriodicTask({
       name: "flaky",
-      intervalMs: 40,
+      intervalMs: 150,
       logger: silent,
       run: async () => {
         calls++;
@@ -46,12 +49,15 @@ describe("PeriodicTask", () => {
       },
     });
     task.start();
-    // Failure, 40 ms pause, failure, 80 ms pause, success.
-    await sleep(60);
-    expect(outcomes).toEqual(["failed", "failed"]);
-    await sleep(120);
-    expect(outcomes).toEqual(["failed", "failed", "ok"]);
-    await task.stop();
+    try {
+      // Failure at 0, 150 ms pause, failure at 150, 300 ms pause, success at 450, the next at 600.
+      await sleep(300);
+      expect(outcomes).toEqual(["failed", "failed"]);
+      await sleep(225);
+      expect(outcomes).toEqual(["failed", "failed", "ok"]);
+    } finally {
+      await task.stop();
+    }
   });
 
   it("wake() runs the next round without waiting for the interval", async () => {
@@ -66,12 +72,15 @@ describe("PeriodicTask", () => {
       },
     });
     task.start();
-    await sleep(30);
-    expect(rounds).toBe(1);
-    task.wake();
-    await sleep(30);
-    expect(rounds).toBe(2);
-    await task.stop();
+    try {
+      await sleep(30);
+      expect(rounds).toBe(1);
+      task.wake();
+      await sleep(30);
+      expect(rounds).toBe(2);
+    } finally {
+      await task.stop();
+    }
   });
 
   it("stop() lets the round in progress finish and starts no other", async () => {

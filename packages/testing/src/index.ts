@@ -1,4 +1,5 @@
 export * from "./event-probe";
+export * from "./event-producer";
 export * from "./free-port";
 export * from "./otlp-receiver";
 export * from "./reflection-client";
