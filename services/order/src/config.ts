@@ -53,6 +53,5 @@ export function checkSagaConfig(config: OrderConfig): SagaSettings {
     retryInitialMs: config.SAGA_RETRY_INITIAL_MS,
     retryMaxMs: config.SAGA_RETRY_MAX_MS,
     maxCompensationAttempts: config.SAGA_COMPENSATION_MAX_ATTEMPTS,
-    deadlineMs: config.SAGA_DEADLINE_MS,
   };
 }

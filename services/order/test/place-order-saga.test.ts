@@ -15,12 +15,7 @@ import {
 // The saga as a pure state machine: every path from PENDING to CONFIRMED, REJECTED, CANCELLED or
 // NEEDS_ATTENTION, driven step by step the way the executor drives it (markCalling, then afterStep).
 
-const settings: SagaSettings = {
-  retryInitialMs: 100,
-  retryMaxMs: 1000,
-  maxCompensationAttempts: 3,
-  deadlineMs: 60_000,
-};
+const settings: SagaSettings = { retryInitialMs: 100, retryMaxMs: 1000, maxCompensationAttempts: 3 };
 const done: StepOutcome = { kind: "done" };
 const unavailable: StepOutcome = { kind: "failed", error: "UNAVAILABLE: connection refused" };
 

@@ -36,7 +36,7 @@ import { runResumeCommand } from "../src/tools/resume-saga";
 
 const logger = createLogger({ service: "order-test", version: "test", level: "silent", format: "json" });
 const tracer = startTracing({ service: "order-test", version: "test" }).tracer;
-const settings: SagaSettings = { retryInitialMs: 20, retryMaxMs: 200, maxCompensationAttempts: 3, deadlineMs: 10_000 };
+const settings: SagaSettings = { retryInitialMs: 20, retryMaxMs: 200, maxCompensationAttempts: 3 };
 
 function grpcError(code: number, details: string): Error {
   return Object.assign(new Error(details), { code, details, metadata: {} });

@@ -52,8 +52,6 @@ export interface SagaSettings {
   readonly retryMaxMs: number;
   /** Failed attempts of a compensation step before the order is parked in NEEDS_ATTENTION. */
   readonly maxCompensationAttempts: number;
-  /** How long a saga may take to reserve, authorize and commit before it compensates. */
-  readonly deadlineMs: number;
 }
 
 /** What to change for an order when a saga transition happens. */

@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     const orders = new OrderStore(database.db, new Outbox("order", []));
     const sagas = new SagaStore(database.db, orders, {
       leaseMs: 1,
-      settings: { retryInitialMs: 1, retryMaxMs: 1, maxCompensationAttempts: 1, deadlineMs: 1 },
+      settings: { retryInitialMs: 1, retryMaxMs: 1, maxCompensationAttempts: 1 },
     });
     process.exitCode = await runResumeCommand(process.argv.slice(2), sagas, (line) =>
       process.stdout.write(`${line}\n`),
