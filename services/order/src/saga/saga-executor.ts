@@ -17,6 +17,8 @@ import type { SagaDecision } from "./place-order-saga";
 import { type PaymentPort, runStep, type StockPort } from "./saga-steps";
 import type { ClaimedSaga, SagaStore } from "./saga-store";
 
+const minimumPauseMs = 20;
+
 /** Executor settings (SAGA_* configuration). */
 export interface SagaExecutorOptions {
   /** Sagas run at once by this replica. */
@@ -129,12 +131,20 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
       this.kicked = false;
       try {
         const free = this.options.concurrency - this.inFlight.size;
+        if (free <= 0) {
+          // Every slot is busy: a saga that finishes kicks the next round.
+          await this.pause(this.options.sweepIntervalMs);
+          continue;
+        }
         const claimed = await this.deps.store.claimDue(free);
         for (const saga of claimed) this.launch(saga);
         backoff = 100;
         if (claimed.length > 0 && claimed.length === free) continue;
         const nextDue = await this.deps.store.nextDueInMs();
-        await this.pause(Math.min(this.options.sweepIntervalMs, nextDue ?? Number.POSITIVE_INFINITY));
+        // At least a few milliseconds: a due saga another replica is claiming right now is skipped, not waited for.
+        await this.pause(
+          Math.max(minimumPauseMs, Math.min(this.options.sweepIntervalMs, nextDue ?? Number.POSITIVE_INFINITY)),
+        );
       } catch (error) {
         this.deps.logger.warn({ err: error, retry_ms: backoff }, "saga executor: claiming failed; retrying");
         await this.pause(backoff);
@@ -160,48 +170,62 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
   }
 
   /**
-   * Runs one saga's steps while each succeeds and the next is due at once. Runs in the saga's own
-   * request context (the correlation id and trace of its PlaceOrder), never a caller's.
+   * Runs one saga's steps while each succeeds and the next is due at once, in the saga's own request
+   * context and trace (the correlation id and trace of its PlaceOrder, never a caller's), so its
+   * downstream calls and the events of its transitions continue the order's trace.
    */
   private runSaga(saga: ClaimedSaga): Promise<void> {
-    return runWithRequestContext({ correlationId: saga.correlationId }, async () => {
-      const { store, logger } = this.deps;
-      while (this.running) {
-        const begun = await store.begin(saga.orderId, saga.leaseToken);
-        if (begun.kind === "stop") return;
-        let decision: SagaDecision;
-        if (begun.kind === "decided") {
-          decision = begun.decision;
-        } else {
-          const outcome = await this.step(saga, begun.step, () =>
-            runStep(begun.step, begun.order, { stock: this.deps.stock, payments: this.deps.payments }),
-          );
-          this.steps.inc({ step: begun.step, outcome: outcome.kind });
-          if (outcome.kind === "failed") {
-            logger.warn({ order_id: saga.orderId, step: begun.step, error: outcome.error }, "saga step failed");
-          }
-          const finished = await store.finish(saga.orderId, saga.leaseToken, begun.step, outcome);
-          if (finished.kind === "stop") return;
-          decision = finished.decision;
+    const round = () =>
+      inSpan(
+        this.deps.tracer,
+        "order saga",
+        {
+          kind: SpanKind.INTERNAL,
+          attributes: { "agora.order_id": saga.orderId },
+          parent: contextFromHeaders(saga.traceHeaders),
+        },
+        () => this.runSteps(saga),
+      );
+    return runWithRequestContext({ correlationId: saga.correlationId }, round);
+  }
+
+  private async runSteps(saga: ClaimedSaga): Promise<void> {
+    const { store, logger } = this.deps;
+    while (this.running) {
+      const begun = await store.begin(saga.orderId, saga.leaseToken);
+      if (begun.kind === "stop") return;
+      let decision: SagaDecision;
+      if (begun.kind === "decided") {
+        decision = begun.decision;
+      } else {
+        const outcome = await this.step(saga, begun.step, () =>
+          runStep(begun.step, begun.order, { stock: this.deps.stock, payments: this.deps.payments }),
+        );
+        this.steps.inc({ step: begun.step, outcome: outcome.kind });
+        if (outcome.kind === "failed") {
+          logger.warn({ order_id: saga.orderId, step: begun.step, error: outcome.error }, "saga step failed");
         }
-        if (decision.order) {
-          logger.info(
-            { order_id: saga.orderId, status: decision.order.status, reason: decision.order.reason },
-            `order ${decision.order.status}`,
-          );
-          if (decision.state.step === "DONE" || decision.order.status === "NEEDS_ATTENTION") {
-            this.completion.observe({ outcome: decision.order.status }, await store.ageSeconds(saga.orderId));
-          }
-        }
-        if (decision.runInMs === undefined) return;
-        if (decision.runInMs > 0) {
-          setTimeout(() => this.kick(), decision.runInMs).unref();
-          return;
+        const finished = await store.finish(saga.orderId, saga.leaseToken, begun.step, outcome);
+        if (finished.kind === "stop") return;
+        decision = finished.decision;
+      }
+      if (decision.order) {
+        logger.info(
+          { order_id: saga.orderId, status: decision.order.status, reason: decision.order.reason },
+          `order ${decision.order.status}`,
+        );
+        if (decision.state.step === "DONE" || decision.order.status === "NEEDS_ATTENTION") {
+          this.completion.observe({ outcome: decision.order.status }, await store.ageSeconds(saga.orderId));
         }
       }
-      // Stopping between steps: give the saga back so another replica can go on at once.
-      await store.abandon(saga.orderId, saga.leaseToken);
-    });
+      if (decision.runInMs === undefined) return;
+      if (decision.runInMs > 0) {
+        setTimeout(() => this.kick(), decision.runInMs).unref();
+        return;
+      }
+    }
+    // Stopping between steps: give the saga back so another replica can go on at once.
+    await store.abandon(saga.orderId, saga.leaseToken);
   }
 
   private step<T>(saga: ClaimedSaga, step: SagaStep, fn: () => Promise<T>): Promise<T> {
@@ -211,7 +235,6 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
       {
         kind: SpanKind.INTERNAL,
         attributes: { "agora.order_id": saga.orderId, "agora.saga.step": step },
-        parent: contextFromHeaders(saga.traceHeaders),
       },
       fn,
     );
