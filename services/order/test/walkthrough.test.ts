@@ -8,6 +8,7 @@ import {
   spawnServiceProcess,
   startTestNats,
   type TestNats,
+  waitUntil,
 } from "@agora/testing";
 import { type DescService, fromBinary, fromJson, type JsonValue, toBinary, toJson } from "@bufbuild/protobuf";
 import * as grpc from "@grpc/grpc-js";
@@ -143,6 +144,24 @@ describe("docs/order-walkthrough.md", () => {
             { ports: ports.get(service) },
           ),
         );
+      }
+      // Inventory stocks the demo products from catalog's events: a reader starting five terminals
+      // takes longer than that.
+      const inventory = new ReflectionClient(`127.0.0.1:${ports.get("inventory")?.grpc}`);
+      try {
+        await waitUntil(
+          () =>
+            inventory
+              .invoke("agora.inventory.v1.InventoryService/GetStock", { skus: ["AG-COF-001", "AG-COF-003"] })
+              .then(
+                () => true,
+                () => false,
+              ),
+          30_000,
+          "demo stock",
+        );
+      } finally {
+        inventory.close();
       }
     }, 120_000);
 

@@ -13,6 +13,7 @@ import {
   startTestNats,
   type TestDatabase,
   type TestNats,
+  waitUntil,
 } from "@agora/testing";
 import pino from "pino";
 
@@ -34,6 +35,9 @@ export const downstreamEnv: Record<Downstream, Env> = {
   payment: {},
   shipping: {},
 };
+
+/** SKUs of the demo products the order tests use (espresso machine, burr grinder, pour-over kettle). */
+export const demoSkus = ["AG-COF-001", "AG-COF-002", "AG-COF-003"];
 
 const quiet = pino({ level: "silent" });
 
@@ -79,6 +83,16 @@ export class AgoraSystem {
     for (const service of downstreams) ports.set(service, { grpc: await freePort(), metrics: await freePort() });
     const system = new AgoraSystem(nats, databases, extraEnv, ports);
     await Promise.all(downstreams.map((service) => system.startDownstream(service)));
+    // Inventory stocks the demo products when it sees catalog's product_created events.
+    await waitUntil(
+      () =>
+        system.inventory.getStock({ skus: demoSkus }).then(
+          (answer) => answer.levels.length === demoSkus.length && answer.levels.every((level) => level.onHand > 0),
+          () => false,
+        ),
+      30_000,
+      "demo stock in inventory",
+    );
     return system;
   }
 
