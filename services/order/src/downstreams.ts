@@ -1,17 +1,29 @@
 import type { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
+import { ReservationStatus } from "@agora/contracts/agora/inventory/v1/inventory";
 import type { InventoryServiceService } from "@agora/contracts/agora/inventory/v1/inventory_service";
 import { DeclineReason, type Payment, PaymentStatus } from "@agora/contracts/agora/payment/v1/payment";
 import type { PaymentServiceService } from "@agora/contracts/agora/payment/v1/payment_service";
 import { money, type PromiseClient } from "@agora/service-kit";
 import { codeOf, GrpcCode } from "./grpc-status";
 import type { CardVault, Catalog } from "./place-order";
-import type { PaymentFacts, PaymentPort, PaymentState, StockPort } from "./saga/saga-steps";
+import type { PaymentFacts, PaymentPort, PaymentState, ReservationState, StockPort } from "./saga/saga-steps";
+
+const reservationStates: Partial<Record<ReservationStatus, ReservationState>> = {
+  [ReservationStatus.RESERVATION_STATUS_RESERVED]: "RESERVED",
+  [ReservationStatus.RESERVATION_STATUS_COMMITTED]: "COMMITTED",
+  [ReservationStatus.RESERVATION_STATUS_RELEASED]: "RELEASED",
+  [ReservationStatus.RESERVATION_STATUS_EXPIRED]: "EXPIRED",
+};
 
 /** Inventory behind the saga's {@link StockPort}. */
 export function inventoryStock(client: PromiseClient<typeof InventoryServiceService>): StockPort {
   return {
     async reserve(orderId, lines) {
-      await client.reserveStock({ orderId, lines: lines.map((line) => ({ sku: line.sku, quantity: line.quantity })) });
+      const { reservation } = await client.reserveStock({
+        orderId,
+        lines: lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),
+      });
+      return reservationStates[reservation?.status ?? ReservationStatus.RESERVATION_STATUS_UNSPECIFIED] ?? "OTHER";
     },
     async commit(orderId) {
       await client.commitReservation({ orderId });

@@ -65,6 +65,7 @@ class Downstreams {
     reserve: async (orderId) => {
       this.calls.push(`reserve ${orderId}`);
       await this.reserve(orderId);
+      return "RESERVED";
     },
     commit: async (orderId) => {
       this.calls.push(`commit ${orderId}`);

@@ -3,6 +3,7 @@ import {
   describeError,
   type PaymentFacts,
   type PaymentPort,
+  type ReservationState,
   runStep,
   type SagaOrder,
   type StockPort,
@@ -25,12 +26,13 @@ const order: SagaOrder = {
   compensationReason: "payment declined: insufficient funds",
 };
 
-function stock(behaviour: Partial<Record<keyof StockPort, () => Promise<void>>> = {}) {
+function stock(behaviour: Partial<Record<keyof StockPort, () => Promise<void>>> & { state?: ReservationState } = {}) {
   const calls: string[] = [];
   const port: StockPort = {
     reserve: async (orderId, lines) => {
       calls.push(`reserve ${orderId} ${lines.map((line) => `${line.sku}×${line.quantity}`).join(",")}`);
       await behaviour.reserve?.();
+      return behaviour.state ?? "RESERVED";
     },
     commit: async (orderId) => {
       calls.push(`commit ${orderId}`);
@@ -88,6 +90,29 @@ describe("saga steps", () => {
       kind: "refused",
       reason: "stock not reserved: NOT_FOUND: no SKU AG-X",
     });
+    // Inventory's own wording is kept as it is.
+    const worded = stock({
+      reserve: () =>
+        Promise.reject(grpcError(GrpcCode.FAILED_PRECONDITION, "out of stock: AG-COF-003 (2 requested, 1 available)")),
+    });
+    expect(await runStep("RESERVE_STOCK", order, { stock: worded.port, payments: payments().port })).toEqual({
+      kind: "refused",
+      reason: "out of stock: AG-COF-003 (2 requested, 1 available)",
+    });
+  });
+
+  it("does not count a reservation that lapsed since an earlier attempt (ReserveStock returns it unchanged)", async () => {
+    for (const state of ["EXPIRED", "RELEASED"] as const) {
+      const lapsed = stock({ state });
+      expect(await runStep("RESERVE_STOCK", order, { stock: lapsed.port, payments: payments().port })).toEqual({
+        kind: "refused",
+        reason: `the stock reservation is ${state.toLowerCase()}`,
+      });
+    }
+    expect(
+      (await runStep("RESERVE_STOCK", order, { stock: stock({ state: "COMMITTED" }).port, payments: payments().port }))
+        .kind,
+    ).toBe("done");
   });
 
   it("treats unavailable, timed out, internal and non-gRPC failures as passing: retry later", async () => {

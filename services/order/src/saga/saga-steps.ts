@@ -8,9 +8,16 @@ export interface StockLine {
   readonly quantity: number;
 }
 
+/** State of an order's reservation as inventory reports it. */
+export type ReservationState = "RESERVED" | "COMMITTED" | "RELEASED" | "EXPIRED" | "OTHER";
+
 /** The inventory calls the saga makes, each idempotent by order id. Errors are gRPC service errors. */
 export interface StockPort {
-  reserve(orderId: string, lines: readonly StockLine[]): Promise<void>;
+  /**
+   * Holds the lines for the order. Reserving again returns the order's first reservation unchanged —
+   * also one that was RELEASED or EXPIRED meanwhile, which holds nothing.
+   */
+  reserve(orderId: string, lines: readonly StockLine[]): Promise<ReservationState>;
   commit(orderId: string): Promise<void>;
   release(orderId: string, reason: string): Promise<void>;
 }
@@ -115,11 +122,17 @@ export async function runStep(
     switch (step) {
       case "RESERVE_STOCK":
         try {
-          await ports.stock.reserve(order.orderId, order.lines);
-          return { kind: "done" };
+          const state = await ports.stock.reserve(order.orderId, order.lines);
+          if (state === "RESERVED" || state === "COMMITTED") return { kind: "done" };
+          // A reservation from an earlier attempt that has lapsed since: it holds nothing.
+          return { kind: "refused", reason: `the stock reservation is ${state.toLowerCase()}` };
         } catch (error) {
           if (codeOf(error) === GrpcStatus.FAILED_PRECONDITION) {
-            return { kind: "refused", reason: `out of stock: ${detailsOf(error)}` };
+            const details = detailsOf(error);
+            return {
+              kind: "refused",
+              reason: details.startsWith("out of stock") ? details : `out of stock: ${details}`,
+            };
           }
           if (isRefusal(error)) return { kind: "refused", reason: `stock not reserved: ${describeError(error)}` };
           return failed(error);
