@@ -47,6 +47,9 @@ export const orderService = defineService({
       policies: steps,
     });
     const payment = client(PaymentServiceService, config.PAYMENT_ADDR, { downstream: "payment", policies: steps });
+    // PlaceOrder's TokenizeCard has a breaker of its own: authorizations failing for one order (a card
+    // whose processor times out) must not stop other customers from placing orders.
+    const cards = client(PaymentServiceService, config.PAYMENT_ADDR, { downstream: "payment-cards" });
 
     const store = new OrderStore(database.db, outbox);
     const sagas = new SagaStore(database.db, store, { leaseMs: config.SAGA_LEASE_MS, settings: saga });
@@ -70,7 +73,7 @@ export const orderService = defineService({
       place: {
         store,
         catalog: catalogProducts(catalog),
-        cards: paymentCards(payment),
+        cards: paymentCards(cards),
         sagaDeadlineMs: config.SAGA_DEADLINE_MS,
         onPlaced: () => executor.kick(),
       },

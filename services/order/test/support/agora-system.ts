@@ -67,8 +67,12 @@ export class AgoraSystem {
   }
 
   /** Starts the four downstreams (with `extraEnv` per service) and waits until each is SERVING. */
-  static async start(label: string, extraEnv: Partial<Record<Downstream, Env>> = {}): Promise<AgoraSystem> {
-    const missing = downstreams.filter((service) => !existsSync(entryOf(service)));
+  static async start(
+    label: string,
+    extraEnv: Partial<Record<Downstream, Env>> = {},
+    services: readonly Downstream[] = downstreams,
+  ): Promise<AgoraSystem> {
+    const missing = services.filter((service) => !existsSync(entryOf(service)));
     if (missing.length > 0) {
       throw new Error(
         `build ${missing.join(", ")} first: npx turbo run build ${missing.map((name) => `--filter=@agora/${name}`).join(" ")}`,
@@ -82,7 +86,7 @@ export class AgoraSystem {
     const ports = new Map<Downstream, { grpc: number; metrics: number }>();
     for (const service of downstreams) ports.set(service, { grpc: await freePort(), metrics: await freePort() });
     const system = new AgoraSystem(nats, databases, extraEnv, ports);
-    await Promise.all(downstreams.map((service) => system.startDownstream(service)));
+    await Promise.all(services.map((service) => system.startDownstream(service)));
     // Inventory stocks the demo products when it sees catalog's product_created events.
     await waitUntil(
       () =>
