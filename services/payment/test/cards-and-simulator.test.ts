@@ -33,7 +33,7 @@ function cases<T>(rows: ReadonlyArray<readonly [T, string]>): { label: string; o
 
 /** A test title's view of a request: JSON, cut short. */
 function shortJson(value: unknown): string {
-  const json = JSON.stringify(value);
+  const json = JSON.stringify(value) ?? String(value);
   return json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
