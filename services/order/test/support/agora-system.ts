@@ -108,6 +108,8 @@ export class AgoraSystem {
   /** Environment shared by every service: NATS and its subject prefix, fast outbox polling. */
   baseEnv(): Env {
     return {
+      // Expected warnings (saga retries while a service is down) would drown the test output.
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
       NATS_URL: this.nats.url,
       NATS_SUBJECT_PREFIX: this.nats.subjectPrefix,
       OUTBOX_POLL_INTERVAL_MS: "100",
@@ -170,6 +172,18 @@ export class AgoraSystem {
   async restart(service: Downstream, env: Env = {}): Promise<void> {
     await this.kill(service);
     await this.startDownstream(service, env);
+    // This test's channel may still be in reconnect backoff from the outage: wait until it gets through.
+    if (service === "inventory") {
+      await waitUntil(
+        () =>
+          this.inventory.getStock({ skus: demoSkus }).then(
+            () => true,
+            () => false,
+          ),
+        15_000,
+        "inventory reachable again",
+      );
+    }
   }
 
   private client<D extends Parameters<typeof createClient>[0]>(definition: D, service: Downstream): PromiseClient<D> {
