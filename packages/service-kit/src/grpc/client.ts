@@ -96,6 +96,10 @@ export const clientChannelOptions: grpc.ChannelOptions = {
   "grpc.max_receive_message_length": 4 * 1024 * 1024,
   "grpc.max_send_message_length": 4 * 1024 * 1024,
   "grpc.service_config": JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }),
+  // grpc-js backs off up to 120 s between reconnects by default: a downstream that starts a minute
+  // after its caller (a slow rollout, a restarted pod) would stay unreachable long after it is up.
+  "grpc.initial_reconnect_backoff_ms": 250,
+  "grpc.max_reconnect_backoff_ms": 5000,
 };
 
 function serviceError(code: grpc.status, details: string): grpc.ServiceError {
