@@ -222,7 +222,6 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
             : `!! ${service.name} restarted`,
         ),
     });
-    supervised.start();
     running.push({
       ...service,
       grpcPort: service.grpcPort === undefined ? undefined : service.grpcPort + offset,
@@ -253,17 +252,25 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     },
   };
 
-  // Embedded databases take a few seconds to open; wait for everyone.
-  const deadline = Date.now() + 120_000;
+  // A service starts once everything it calls is serving (callers' clients would otherwise begin
+  // in reconnect backoff and their breakers open); embedded databases take seconds to open.
+  const started = new Set<string>();
+  const deadline = Date.now() + 180_000;
   for (;;) {
     const health = await system.health();
+    for (const service of running) {
+      if (!started.has(service.name) && service.downstreams.every((name) => health[name] === "SERVING")) {
+        started.add(service.name);
+        service.process.start();
+      }
+    }
     if (Object.values(health).every((status) => status === "SERVING")) break;
     if (Date.now() > deadline) {
       const pending = Object.entries(health)
         .filter(([, status]) => status !== "SERVING")
-        .map(([name, status]) => `${name} ${status}`);
+        .map(([name, status]) => `${name} ${started.has(name) ? status : "not started (waiting for its downstreams)"}`);
       await system.stop();
-      throw new Error(`not healthy after 120 s: ${pending.join(", ")}`);
+      throw new Error(`not healthy after 180 s: ${pending.join(", ")}`);
     }
     await sleep(250);
   }
