@@ -12,6 +12,8 @@ export const orderConfig = {
   SAGA_DEADLINE_MS: milliseconds.default(60_000),
   /** Deadline of one saga call to inventory or payment, the kit's retries included. */
   SAGA_STEP_TIMEOUT_MS: milliseconds.default(5_000),
+  /** How long the saga's circuit to inventory or payment stays open before a trial call (5 failures open it). */
+  SAGA_BREAKER_HALF_OPEN_MS: milliseconds.default(5_000),
   /** How long an executor owns a saga it claimed; another replica takes over after that. */
   SAGA_LEASE_MS: milliseconds.default(30_000),
   /** Retry delay of a failed step: doubles from the initial value up to the maximum (with jitter). */

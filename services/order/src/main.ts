@@ -40,7 +40,10 @@ export const orderService = defineService({
   },
   async setup({ config, database, logger, bind, client, outbox, subscribe, registry, tracer, isServing }) {
     const saga = checkSagaConfig(config);
-    const steps = { timeoutMs: config.SAGA_STEP_TIMEOUT_MS };
+    const steps = {
+      timeoutMs: config.SAGA_STEP_TIMEOUT_MS,
+      breaker: { consecutiveFailures: 5, halfOpenAfterMs: config.SAGA_BREAKER_HALF_OPEN_MS },
+    };
     const catalog = client(CatalogServiceService, config.CATALOG_ADDR, { downstream: "catalog" });
     const inventory = client(InventoryServiceService, config.INVENTORY_ADDR, {
       downstream: "inventory",

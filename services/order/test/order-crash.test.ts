@@ -196,8 +196,10 @@ describe("the order saga through crashes and outages", () => {
       system.orderEnv({
         DATABASE_URL: url,
         SAGA_DEADLINE_MS: "1500",
-        SAGA_COMPENSATION_MAX_ATTEMPTS: "4",
-        SAGA_RETRY_MAX_MS: "300",
+        // Six attempts over ~2.5 s: after the outage the service's own channel may still be in its
+        // reconnect backoff for a moment when the operator resumes.
+        SAGA_COMPENSATION_MAX_ATTEMPTS: "6",
+        SAGA_RETRY_MAX_MS: "1000",
       }),
     );
     try {
@@ -206,7 +208,7 @@ describe("the order saga through crashes and outages", () => {
       const orderId = (await orders.placeOrder(placeRequest())).order?.orderId as string;
       const parked = await waitForStatus(orders, orderId, "NEEDS_ATTENTION");
       expect(parked.statusReason).toMatch(
-        /^could not reserve the stock within 1\.5 s \(UNAVAILABLE.*\); then release the stock failed 4 times: UNAVAILABLE/,
+        /^could not reserve the stock within 1\.5 s \(UNAVAILABLE.*\); then release the stock failed 6 times: UNAVAILABLE/,
       );
       await probe.waitFor(OrderNeedsAttentionEvent, (events) =>
         events.some((probed) => probed.event.aggregateId === orderId),
@@ -214,7 +216,7 @@ describe("the order saga through crashes and outages", () => {
       const tool = join(__dirname, "..", "dist", "tools", "resume-saga.js");
       const toolEnv = { ...process.env, NODE_OPTIONS: "", DATABASE_URL: url };
       const listed = await run(process.execPath, [tool, "list"], { env: toolEnv });
-      expect(listed.stdout).toContain(`${orderId}  RELEASE_STOCK failed 4×`);
+      expect(listed.stdout).toContain(`${orderId}  RELEASE_STOCK failed 6×`);
 
       await system.restart("inventory");
       const resumed = await run(process.execPath, [tool, "resume", orderId], { env: toolEnv });

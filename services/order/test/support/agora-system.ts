@@ -33,7 +33,8 @@ export const downstreamEnv: Record<Downstream, Env> = {
   catalog: { SEED_DEMO_DATA: "true" },
   inventory: { SEED_DEMO_DATA: "true" },
   payment: {},
-  shipping: {},
+  // Long enough to cancel a CONFIRMED order before it ships, short enough for the tests.
+  shipping: { DISPATCH_DELAY_MS: "1500", DISPATCH_SWEEP_INTERVAL_MS: "100" },
 };
 
 /** SKUs of the demo products the order tests use (espresso machine, burr grinder, pour-over kettle). */
@@ -133,6 +134,7 @@ export class AgoraSystem {
       SAGA_RETRY_INITIAL_MS: "100",
       SAGA_RETRY_MAX_MS: "500",
       SAGA_SWEEP_INTERVAL_MS: "250",
+      SAGA_BREAKER_HALF_OPEN_MS: "500",
       WATCH_POLL_INTERVAL_MS: "500",
       ...overrides,
     };
