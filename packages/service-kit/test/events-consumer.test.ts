@@ -208,6 +208,24 @@ describe("retryDelayMs", () => {
   });
 });
 
+describe("stopping a consumer right after it started", () => {
+  it("does not hang", async () => {
+    const nats = await startTestNats();
+    const database = await createTestDatabase("quick_stop");
+    try {
+      for (let i = 0; i < 3; i++) {
+        const consumer = await startService(consumerService, { NATS_URL: nats.url, DATABASE_URL: database.url });
+        const stopped = consumer.stop().then(() => "stopped");
+        const timeout = new Promise((resolve) => setTimeout(() => resolve("hung"), 8000));
+        expect(await Promise.race([stopped, timeout])).toBe("stopped");
+      }
+    } finally {
+      await database.drop();
+      await nats.close();
+    }
+  }, 60_000);
+});
+
 describe("a service that needs NATS without NATS_URL", () => {
   it("refuses to start with an error naming NATS_URL", async () => {
     await expect(startService(producerService, {})).rejects.toThrow(/NATS_URL: is required: producer publishes events/);

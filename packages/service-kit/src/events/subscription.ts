@@ -147,7 +147,8 @@ export class EventSubscription<S extends Record<string, unknown>> {
   /** Stops fetching, lets events in hand finish, and returns. */
   async stop(): Promise<void> {
     this.running = false;
-    await this.messages?.close().catch(() => undefined);
+    // Not awaited: close() resolves only once the message iterator runs; the loop ending is what counts.
+    void this.messages?.close().catch(() => undefined);
     await this.loop;
   }
 
@@ -193,7 +194,9 @@ export class EventSubscription<S extends Record<string, unknown>> {
         const consumer = await js.consumers.get(stream, this.durable);
         const messages = await consumer.consume({ max_messages: 256, expires: 10_000 });
         this.messages = messages;
-        if (!this.running) await messages.close();
+        // Stopped while connecting: close without awaiting (close() resolves only once the iterator
+        // below runs, and dispatch then ends at once).
+        if (!this.running) void messages.close();
         void this.watch(messages);
         backoff = 250;
         await this.dispatch(messages, js);
