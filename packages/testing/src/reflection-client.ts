@@ -1,4 +1,5 @@
 import {
+  create,
   createFileRegistry,
   type DescMessage,
   type DescMethod,
@@ -10,7 +11,7 @@ import {
   toBinary,
   toJson,
 } from "@bufbuild/protobuf";
-import { type FileDescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { type FileDescriptorProto, FileDescriptorProtoSchema, FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
 import * as protoLoader from "@grpc/proto-loader";
 
@@ -90,8 +91,23 @@ export class ReflectionClient {
         pending.push(loaded);
       }
     }
-    // Fails like grpcurl does when a dependency was not served or a referenced type is missing.
-    return createFileRegistry(first, (name) => this.files.get(name));
+    // Fails like grpcurl does when a dependency was not served or a referenced type is missing. The
+    // files go in dependencies first: protobuf-es's own resolver (createFileRegistry(file, resolve))
+    // adds them in an order that breaks on a diamond of imports (a.proto and b.proto importing c.proto).
+    const ordered: FileDescriptorProto[] = [];
+    const placed = new Set<string>();
+    const place = (file: FileDescriptorProto) => {
+      if (placed.has(file.name)) return;
+      placed.add(file.name);
+      for (const dependency of file.dependency) {
+        const found = this.files.get(dependency);
+        if (!found) throw new Error(`Cannot find ${dependency}, imported by ${file.name}`);
+        place(found);
+      }
+      ordered.push(file);
+    };
+    place(first);
+    return createFileRegistry(create(FileDescriptorSetSchema, { file: ordered }));
   }
 
   /** Resolves a service or message like `grpcurl describe` (throws when any type cannot be resolved). */
