@@ -1,5 +1,4 @@
 import pino, { type Logger } from "pino";
-import pretty from "pino-pretty";
 import { currentRequestContext } from "./request-context";
 
 export type { Logger } from "pino";
@@ -31,7 +30,13 @@ export function createLogger(options: LoggerOptions): Logger {
   const destination =
     options.destination ??
     (usePretty
-      ? pretty({ colorize: true, sync: true, translateTime: "HH:MM:ss.l", ignore: "pid,hostname,version" })
+      ? // Loaded only for a terminal: services in containers never need it.
+        (require("pino-pretty") as typeof import("pino-pretty"))({
+          colorize: true,
+          sync: true,
+          translateTime: "HH:MM:ss.l",
+          ignore: "pid,hostname,version",
+        })
       : pino.destination({ sync: false }));
   return pino(
     {

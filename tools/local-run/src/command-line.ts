@@ -13,7 +13,8 @@ export interface UpOptions {
 
 export const upUsage = `Usage: ./agora up [options]
 
-  --reset              start clean: delete the local data (embedded databases, JetStream store)
+  --reset              start clean: delete the local data (embedded databases, JetStream store,
+                       and with --postgres the agora_* databases)
   --postgres URL       give every service its own database on this Postgres server instead of PGlite
                        (e.g. postgres://postgres@127.0.0.1:5432/postgres); also AGORA_POSTGRES_URL
   --nats URL           use this NATS JetStream server instead of starting nats-server; also NATS_URL

@@ -23,6 +23,8 @@ export interface LocalSystemOptions {
   natsPort?: number;
   /** A Postgres server URL: each service gets its own database "agora_<service>" on it instead of PGlite. */
   postgresUrl?: string;
+  /** Appended to the per-service database names on the Postgres server (to keep runs apart). */
+  databaseSuffix?: string;
   /** OTLP/gRPC endpoint for traces. */
   otelEndpoint?: string;
   /** Added to every port (to run a second copy beside the first). Default 0. */
@@ -88,9 +90,10 @@ async function portOpen(port: number): Promise<boolean> {
   });
 }
 
-async function ensureDatabase(serverUrl: string, name: string): Promise<string> {
+async function ensureDatabase(serverUrl: string, name: string, reset: boolean): Promise<string> {
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   try {
+    if (reset) await admin.unsafe(`drop database if exists "${name}" with (force)`);
     const [existing] = await admin`select 1 as found from pg_database where datname = ${name}`;
     if (!existing) await admin.unsafe(`create database "${name}"`);
   } finally {
@@ -200,7 +203,11 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     if (service.httpPort !== undefined) env.HTTP_PORT = String(service.httpPort + offset);
     if (service.database) {
       if (options.postgresUrl) {
-        env.DATABASE_URL = await ensureDatabase(options.postgresUrl, `agora_${service.name.replace(/-/g, "_")}`);
+        env.DATABASE_URL = await ensureDatabase(
+          options.postgresUrl,
+          `agora_${service.name.replace(/-/g, "_")}${options.databaseSuffix ?? ""}`,
+          options.reset ?? false,
+        );
       } else {
         const dir = join(options.dataDir, "databases", service.name);
         mkdirSync(dir, { recursive: true });

@@ -43,6 +43,12 @@ export class SupervisedProcess {
     return this.child?.pid;
   }
 
+  /** The pid of the most recent child, also after it exited (to find its files, e.g. CPU profiles). */
+  get lastPid(): number | undefined {
+    return this.lastChildPid;
+  }
+  private lastChildPid?: number;
+
   start(): void {
     this.stopping = false;
     this.healthySince = Date.now();
@@ -54,6 +60,7 @@ export class SupervisedProcess {
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
+    this.lastChildPid = child.pid;
     live.add(child);
     child.once("exit", () => live.delete(child));
     this.child = child;

@@ -1,8 +1,6 @@
-import { PGlite } from "@electric-sql/pglite";
+import type { PGlite } from "@electric-sql/pglite";
 import type { ExtractTablesWithRelations, SQL } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { Logger } from "pino";
@@ -158,7 +156,12 @@ async function openPostgres<S extends Record<string, unknown>>(
 }
 
 async function openPglite<S extends Record<string, unknown>>(options: DatabaseOptions<S>): Promise<Database<S>> {
-  const client = await PGlite.create(options.pgliteDir ?? "memory://");
+  // Loaded only when used: a service on Postgres never pays for the embedded database's code.
+  const { PGlite: EmbeddedPostgres } = require("@electric-sql/pglite") as typeof import("@electric-sql/pglite");
+  const client: PGlite = await EmbeddedPostgres.create(options.pgliteDir ?? "memory://");
+  const { drizzle: drizzlePglite } = require("drizzle-orm/pglite") as typeof import("drizzle-orm/pglite");
+  const { migrate: migratePglite } =
+    require("drizzle-orm/pglite/migrator") as typeof import("drizzle-orm/pglite/migrator");
   const db = drizzlePglite(client, { schema: options.schema }) as unknown as Db<S>;
   for (const set of options.migrations) {
     await migratePglite(db as unknown as Parameters<typeof migratePglite>[0], {
