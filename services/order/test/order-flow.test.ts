@@ -122,11 +122,23 @@ describe("order service with the real catalog, inventory, payment and shipping",
       "payment captured",
     );
     await probe.waitFor(OrderShippedEvent, (events) => events.some((probed) => probed.event.aggregateId === orderId));
-    expect((await eventsAbout(orderId)).map((probed) => probed.event.type)).toEqual([
+    const orderEvents = await eventsAbout(orderId);
+    expect(orderEvents.map((probed) => probed.event.type)).toEqual([
       "agora.order.placed",
       "agora.order.confirmed",
       "agora.order.shipped",
     ]);
+    expect(orderEvents.map((probed) => probed.event.aggregateVersion)).toEqual([1, 2, 3]);
+    // The saga ran in the order's own request context: what it caused carries PlaceOrder's correlation
+    // id — the confirmation here, and the reservation inventory published for the saga's call.
+    const [placedEvent, confirmedEvent] = orderEvents;
+    expect(confirmedEvent?.event.correlationId).toBe(placedEvent?.event.correlationId);
+    const reserved = (await probe.all("inventory")).filter(
+      (probed) =>
+        probed.event.type === "agora.inventory.stock_reserved" &&
+        (probed.payload as { reservation?: { orderId?: string } }).reservation?.orderId === orderId,
+    );
+    expect(reserved.map((probed) => probed.event.correlationId)).toEqual([placedEvent?.event.correlationId]);
   });
 
   it("confirms orders within milliseconds of placement (20 orders, one after another)", async () => {
