@@ -95,3 +95,21 @@ export function refundableOf(payment: Pick<PaymentRow, "currency" | "capturedNan
 export function statusAfterRefund(capturedNanos: bigint, refundedNanos: bigint): PaymentStatusName {
   return refundedNanos >= capturedNanos ? "REFUNDED" : "PARTIALLY_REFUNDED";
 }
+
+/**
+ * What a capture can do with a payment in `status`: "capturable" (AUTHORIZED), "captured" (it was,
+ * refunds since included), or "not capturable" (VOIDED or DECLINED: nothing is held).
+ */
+export function captureStanding(status: PaymentStatusName): "capturable" | "captured" | "not capturable" {
+  switch (status) {
+    case "AUTHORIZED":
+      return "capturable";
+    case "CAPTURED":
+    case "PARTIALLY_REFUNDED":
+    case "REFUNDED":
+      return "captured";
+    case "VOIDED":
+    case "DECLINED":
+      return "not capturable";
+  }
+}

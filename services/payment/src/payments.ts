@@ -22,9 +22,11 @@ import {
   paymentMethods,
   payments,
 } from "./db/schema";
+import { OneAtATime } from "./one-at-a-time";
 import {
   type AuthorizationRequest,
   authorizationMismatch,
+  captureStanding,
   type RefundRequest,
   refundableOf,
   statusAfterRefund,
@@ -53,20 +55,29 @@ export interface CallerLimits {
   readonly signal?: AbortSignal;
 }
 
-/** What the shipment_dispatched consumer did. */
-export type ShipmentCaptureResult = "captured" | "already captured" | "no payment" | "not capturable";
+/** What became of a capture request (see {@link Payments.captureRequested}). */
+export type CaptureResult = "captured" | "already captured" | "not capturable" | "no payment";
 
 /**
  * Payments, their ledger and the card processor behind them.
  *
+ * No database transaction is ever open while the card processor is called (the embedded PGlite has one
+ * connection, and the simulator's memory writes outside the transaction; on Postgres a row lock held
+ * across an external call is bad practice too). Every operation reads and checks the payment, calls
+ * the processor with an idempotency key, then in a short transaction locks the row, checks it again
+ * and records the result, its ledger entry and its event.
+ *
  * Idempotency: an authorization is keyed by its order (unique order_id; the processor gets
  * "authorize:<order id>" as its idempotency key, so two racing first attempts get one hold); capture,
- * void and refund lock the payment row for the processor call (bounded by PROCESSOR_TIMEOUT_MS), so the
- * operations on one payment happen one after another, and send "capture:/void:<payment id>" and
- * "refund:<refund id>" as keys. A processor that does not answer in time, or fails transiently, is
- * UNAVAILABLE and nothing is recorded.
+ * void and refund send "capture:/void:<payment id>" and "refund:<refund id>", so repeating the call is
+ * safe, and the re-check in the transaction turns a repeat that lost the race into the current payment
+ * (and a conflicting change into FAILED_PRECONDITION). In one process the operations on one payment
+ * run one after another ({@link OneAtATime}). A processor that does not answer in time
+ * (PROCESSOR_TIMEOUT_MS), or fails transiently, is UNAVAILABLE and nothing is recorded.
  */
 export class Payments {
+  private readonly oneAtATime = new OneAtATime();
+
   constructor(
     private readonly db: Db<Schema>,
     private readonly processor: CardProcessor,
@@ -147,51 +158,43 @@ export class Payments {
 
   /** Takes the authorized amount. Idempotent; FAILED_PRECONDITION unless AUTHORIZED or CAPTURED. */
   async capture(paymentId: string, caller: CallerLimits = {}): Promise<PaymentView> {
-    return this.db.transaction(async (tx) => {
-      const row = await this.lock(tx, eq(payments.paymentId, paymentId), `payment ${paymentId} not found`);
-      if (row.status === "CAPTURED") return this.viewOf(tx, row);
+    return this.oneAtATime.run(paymentId, async () => {
+      const row = await this.row(paymentId);
+      if (row.status === "CAPTURED") return this.viewOf(this.db, row);
       if (row.status !== "AUTHORIZED") {
         throw new FailedPreconditionError(
           `payment ${paymentId} is ${row.status}; only an AUTHORIZED payment can be captured`,
         );
       }
-      return this.captureLocked(tx, row, caller);
+      return (await this.captureAuthorized(row, caller)).payment;
     });
   }
 
   /**
-   * Captures the payment of an order whose shipment left the warehouse, in the consumer's transaction.
-   * Already captured (or refunded since) and payments that cannot be captured (voided, declined) are
-   * left alone and reported, never retried; a processor failure throws, so the event is retried.
+   * Carries out a capture request of the capture worker (recorded when the order's shipment was
+   * dispatched): "captured" now, "already captured" (refunds since included — nothing to do), "not
+   * capturable" (voided or declined since), or "no payment". Throws when the processor fails or does
+   * not answer in time (UNAVAILABLE): the worker tries again later.
    */
-  async captureForShipment(
-    tx: PaymentTx,
-    orderId: string,
-  ): Promise<{ result: ShipmentCaptureResult; payment?: PaymentView }> {
-    const [row] = await tx.select().from(payments).where(eq(payments.orderId, orderId)).for("update");
-    if (!row) return { result: "no payment" };
-    switch (row.status) {
-      case "AUTHORIZED":
-        return { result: "captured", payment: await this.captureLocked(tx, row, {}) };
-      case "CAPTURED":
-      case "PARTIALLY_REFUNDED":
-      case "REFUNDED":
-        return { result: "already captured", payment: await this.viewOf(tx, row) };
-      case "VOIDED":
-      case "DECLINED":
-        return { result: "not capturable", payment: await this.viewOf(tx, row) };
-    }
+  async captureRequested(paymentId: string): Promise<{ result: CaptureResult; payment?: PaymentView }> {
+    return this.oneAtATime.run(paymentId, async () => {
+      const [row] = await this.db.select().from(payments).where(eq(payments.paymentId, paymentId));
+      if (!row) return { result: "no payment" };
+      const standing = captureStanding(row.status);
+      if (standing === "captured") return { result: "already captured", payment: await this.viewOf(this.db, row) };
+      if (standing === "not capturable") {
+        return { result: "not capturable", payment: await this.viewOf(this.db, row) };
+      }
+      return this.captureAuthorized(row, {});
+    });
   }
 
   /** Cancels an authorization. Idempotent; FAILED_PRECONDITION once captured (or when declined). */
   async void(paymentId: string, reason: string, caller: CallerLimits = {}): Promise<PaymentView> {
-    return this.db.transaction(async (tx) => {
-      const row = await this.lock(tx, eq(payments.paymentId, paymentId), `payment ${paymentId} not found`);
-      if (row.status === "VOIDED") return this.viewOf(tx, row);
-      if (row.status !== "AUTHORIZED") {
-        const hint = row.status === "DECLINED" ? "nothing is held" : "refund it instead";
-        throw new FailedPreconditionError(`payment ${paymentId} is ${row.status}; it cannot be voided (${hint})`);
-      }
+    return this.oneAtATime.run(paymentId, async () => {
+      const row = await this.row(paymentId);
+      if (row.status === "VOIDED") return this.viewOf(this.db, row);
+      if (row.status !== "AUTHORIZED") throw notVoidable(row);
       const receipt = await this.withProcessor("voided", caller, (signal) =>
         this.processor.void({
           idempotencyKey: `void:${paymentId}`,
@@ -199,11 +202,17 @@ export class Payments {
           signal,
         }),
       );
-      const updated = await this.update(tx, paymentId, { status: "VOIDED" });
-      await this.appendLedger(tx, updated, "VOID", updated.amountNanos, receipt.reference, reason, null);
-      const view = await this.viewOf(tx, updated);
-      await this.events.changed(tx, view, "voided");
-      return view;
+      return this.db.transaction(async (tx) => {
+        const current = await this.lock(tx, paymentId);
+        // An identical void (another replica) recorded it meanwhile: the processor gave both one receipt.
+        if (current.status === "VOIDED") return this.viewOf(tx, current);
+        if (current.status !== "AUTHORIZED") throw notVoidable(current, "while the void was under way");
+        const updated = await this.update(tx, paymentId, { status: "VOIDED" });
+        await this.appendLedger(tx, updated, "VOID", updated.amountNanos, receipt.reference, reason, null);
+        const view = await this.viewOf(tx, updated);
+        await this.events.changed(tx, view, "voided");
+        return view;
+      });
     });
   }
 
@@ -214,40 +223,10 @@ export class Payments {
    * is left to refund.
    */
   async refund(request: RefundRequest, caller: CallerLimits = {}): Promise<PaymentView> {
-    return this.db.transaction(async (tx) => {
-      const row = await this.lock(
-        tx,
-        eq(payments.paymentId, request.paymentId),
-        `payment ${request.paymentId} not found`,
-      );
-      const [earlier] = await tx.select().from(ledgerEntries).where(eq(ledgerEntries.refundId, request.refundId));
-      if (earlier) {
-        if (earlier.paymentId !== request.paymentId) {
-          throw new FailedPreconditionError(`refund_id ${request.refundId} was used for another payment`);
-        }
-        if (earlier.currency !== request.amount.currency || earlier.amountNanos !== request.amount.nanos) {
-          throw new FailedPreconditionError(
-            `refund ${request.refundId} was made already with another amount ` +
-              `(${money.formatAmount({ currency: earlier.currency, nanos: earlier.amountNanos })})`,
-          );
-        }
-        return this.viewOf(tx, row);
-      }
-      if (row.status !== "CAPTURED" && row.status !== "PARTIALLY_REFUNDED") {
-        throw new FailedPreconditionError(
-          `payment ${request.paymentId} is ${row.status}; only a captured payment can be refunded`,
-        );
-      }
-      if (request.amount.currency !== row.currency) {
-        throw new InvalidArgumentError("amount.currency_code", `must be ${row.currency}, the currency of the payment`);
-      }
-      const refundable = refundableOf(row);
-      if (request.amount.nanos > refundable.nanos) {
-        throw new FailedPreconditionError(
-          `amount: ${money.formatAmount(request.amount)} is more than the ${money.formatAmount(refundable)} ` +
-            "that can still be refunded",
-        );
-      }
+    return this.oneAtATime.run(request.paymentId, async () => {
+      const row = await this.row(request.paymentId);
+      if (await this.refundMade(this.db, request)) return this.viewOf(this.db, row);
+      checkRefund(row, request);
       const receipt = await this.withProcessor("refunded", caller, (signal) =>
         this.processor.refund({
           idempotencyKey: `refund:${request.refundId}`,
@@ -256,23 +235,29 @@ export class Payments {
           signal,
         }),
       );
-      const refundedNanos = row.refundedNanos + request.amount.nanos;
-      const updated = await this.update(tx, row.paymentId, {
-        refundedNanos,
-        status: statusAfterRefund(row.capturedNanos, refundedNanos),
+      return this.db.transaction(async (tx) => {
+        const current = await this.lock(tx, request.paymentId);
+        // An identical refund (another replica) recorded it meanwhile: the processor gave both one receipt.
+        if (await this.refundMade(tx, request)) return this.viewOf(tx, current);
+        checkRefund(current, request, "while the refund was under way");
+        const refundedNanos = current.refundedNanos + request.amount.nanos;
+        const updated = await this.update(tx, current.paymentId, {
+          refundedNanos,
+          status: statusAfterRefund(current.capturedNanos, refundedNanos),
+        });
+        await this.appendLedger(
+          tx,
+          updated,
+          "REFUND",
+          request.amount.nanos,
+          receipt.reference,
+          request.reason,
+          request.refundId,
+        );
+        const view = await this.viewOf(tx, updated);
+        await this.events.changed(tx, view, "refunded");
+        return view;
       });
-      await this.appendLedger(
-        tx,
-        updated,
-        "REFUND",
-        request.amount.nanos,
-        receipt.reference,
-        request.reason,
-        request.refundId,
-      );
-      const view = await this.viewOf(tx, updated);
-      await this.events.changed(tx, view, "refunded");
-      return view;
     });
   }
 
@@ -297,7 +282,16 @@ export class Payments {
     return existing;
   }
 
-  private async captureLocked(tx: PaymentTx, row: PaymentRow, caller: CallerLimits): Promise<PaymentView> {
+  /**
+   * Captures an AUTHORIZED payment: the processor first, with no transaction open (key
+   * "capture:<payment id>", so a repeat is safe), then in a short transaction that locks the row and
+   * checks it again: captured meanwhile by an identical request → "already captured"; voided meanwhile
+   * → FAILED_PRECONDITION.
+   */
+  private async captureAuthorized(
+    row: PaymentRow,
+    caller: CallerLimits,
+  ): Promise<{ result: "captured" | "already captured"; payment: PaymentView }> {
     const receipt = await this.withProcessor("captured", caller, (signal) =>
       this.processor.capture({
         idempotencyKey: `capture:${row.paymentId}`,
@@ -306,11 +300,42 @@ export class Payments {
         signal,
       }),
     );
-    const updated = await this.update(tx, row.paymentId, { status: "CAPTURED", capturedNanos: row.amountNanos });
-    await this.appendLedger(tx, updated, "CAPTURE", updated.amountNanos, receipt.reference, "", null);
-    const view = await this.viewOf(tx, updated);
-    await this.events.changed(tx, view, "captured");
-    return view;
+    return this.db.transaction(async (tx) => {
+      const current = await this.lock(tx, row.paymentId);
+      const standing = captureStanding(current.status);
+      if (standing === "captured")
+        return { result: "already captured" as const, payment: await this.viewOf(tx, current) };
+      if (standing === "not capturable") {
+        throw new FailedPreconditionError(
+          `payment ${row.paymentId} became ${current.status} while the capture was under way; ` +
+            "only an AUTHORIZED payment can be captured",
+        );
+      }
+      const updated = await this.update(tx, row.paymentId, { status: "CAPTURED", capturedNanos: current.amountNanos });
+      await this.appendLedger(tx, updated, "CAPTURE", updated.amountNanos, receipt.reference, "", null);
+      const view = await this.viewOf(tx, updated);
+      await this.events.changed(tx, view, "captured");
+      return { result: "captured" as const, payment: view };
+    });
+  }
+
+  /**
+   * Whether the refund `request.refundId` was made already (true: nothing to do), checked against
+   * the ledger; FAILED_PRECONDITION when the id was used for another payment or amount.
+   */
+  private async refundMade(db: Db<Schema> | PaymentTx, request: RefundRequest): Promise<boolean> {
+    const [earlier] = await db.select().from(ledgerEntries).where(eq(ledgerEntries.refundId, request.refundId));
+    if (!earlier) return false;
+    if (earlier.paymentId !== request.paymentId) {
+      throw new FailedPreconditionError(`refund_id ${request.refundId} was used for another payment`);
+    }
+    if (earlier.currency !== request.amount.currency || earlier.amountNanos !== request.amount.nanos) {
+      throw new FailedPreconditionError(
+        `refund ${request.refundId} was made already with another amount ` +
+          `(${money.formatAmount({ currency: earlier.currency, nanos: earlier.amountNanos })})`,
+      );
+    }
+    return true;
   }
 
   /**
@@ -359,9 +384,17 @@ export class Payments {
     }
   }
 
-  private async lock(tx: PaymentTx, where: ReturnType<typeof eq>, notFound: string): Promise<PaymentRow> {
-    const [row] = await tx.select().from(payments).where(where).for("update");
-    if (!row) throw new NotFoundError(notFound);
+  /** The payment's row, read without a transaction; NOT_FOUND when there is none. */
+  private async row(paymentId: string): Promise<PaymentRow> {
+    const [row] = await this.db.select().from(payments).where(eq(payments.paymentId, paymentId));
+    if (!row) throw new NotFoundError(`payment ${paymentId} not found`);
+    return row;
+  }
+
+  /** Locks the payment's row for the rest of the transaction (payments are never deleted). */
+  private async lock(tx: PaymentTx, paymentId: string): Promise<PaymentRow> {
+    const [row] = await tx.select().from(payments).where(eq(payments.paymentId, paymentId)).for("update");
+    if (!row) throw new Error(`payment ${paymentId} vanished`);
     return row;
   }
 
@@ -411,5 +444,35 @@ export class Payments {
       .where(eq(ledgerEntries.paymentId, row.paymentId))
       .orderBy(asc(ledgerEntries.sequence));
     return { ...row, method: method as PaymentMethodRow, ledger };
+  }
+}
+
+/** FAILED_PRECONDITION for a void of a payment that is not AUTHORIZED (`when`: it changed meanwhile). */
+function notVoidable(row: PaymentRow, when?: string): FailedPreconditionError {
+  const hint = row.status === "DECLINED" ? "nothing is held" : "refund it instead";
+  const is = when ? `became ${row.status} ${when}` : `is ${row.status}`;
+  return new FailedPreconditionError(`payment ${row.paymentId} ${is}; it cannot be voided (${hint})`);
+}
+
+/**
+ * Checks a refund against the payment: captured, same currency, within what is left to refund
+ * (`when`: said when the payment changed while the refund was under way).
+ */
+function checkRefund(row: PaymentRow, request: RefundRequest, when?: string): void {
+  const meanwhile = when ? ` (it changed ${when})` : "";
+  if (row.status !== "CAPTURED" && row.status !== "PARTIALLY_REFUNDED") {
+    throw new FailedPreconditionError(
+      `payment ${request.paymentId} is ${row.status}; only a captured payment can be refunded${meanwhile}`,
+    );
+  }
+  if (request.amount.currency !== row.currency) {
+    throw new InvalidArgumentError("amount.currency_code", `must be ${row.currency}, the currency of the payment`);
+  }
+  const refundable = refundableOf(row);
+  if (request.amount.nanos > refundable.nanos) {
+    throw new FailedPreconditionError(
+      `amount: ${money.formatAmount(request.amount)} is more than the ${money.formatAmount(refundable)} ` +
+        `that can still be refunded${meanwhile}`,
+    );
   }
 }

@@ -109,6 +109,33 @@ export const simulatorOperations = pgTable("simulator_operations", {
   updatedAt: moment("updated_at").notNull().defaultNow(),
 });
 
+/**
+ * Captures asked for by agora.shipping.shipment_dispatched, recorded in the consumer's transaction and
+ * carried out by the capture worker (src/capture-worker.ts) outside any transaction: the card processor
+ * is never called while a transaction is open. One row per payment (a redelivered event adds nothing);
+ * the row is deleted once the payment is captured (or turns out not capturable). A claimed row's
+ * next_attempt_at is pushed past the attempt, so a request whose worker died is taken up again.
+ */
+export const captureRequests = pgTable(
+  "capture_requests",
+  {
+    paymentId: uuid("payment_id")
+      .primaryKey()
+      .references(() => payments.paymentId),
+    orderId: text("order_id").notNull(),
+    /** The shipment_dispatched event that asked for the capture (for logs). */
+    eventId: text("event_id").notNull(),
+    requestedAt: moment("requested_at").notNull().defaultNow(),
+    /** Attempts started so far. */
+    attempts: integer("attempts").notNull().default(0),
+    nextAttemptAt: moment("next_attempt_at").notNull().defaultNow(),
+    /** Why the last attempt failed; null before the first failure. */
+    lastError: text("last_error"),
+  },
+  (table) => [index("capture_requests_due_idx").on(table.nextAttemptAt)],
+);
+
 export type PaymentMethodRow = typeof paymentMethods.$inferSelect;
 export type PaymentRow = typeof payments.$inferSelect;
 export type LedgerEntryRow = typeof ledgerEntries.$inferSelect;
+export type CaptureRequestRow = typeof captureRequests.$inferSelect;
