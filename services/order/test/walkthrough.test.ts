@@ -319,7 +319,12 @@ describe("docs/order-walkthrough.md", () => {
       expect(payments[0]).toBe("PAYMENT_STATUS_CAPTURED");
       expect(pick(calls("GetShipment")[0], "shipment", "status")).toBe("SHIPMENT_STATUS_DISPATCHED");
       expect(pick(calls("GetOrder")[0], "order", "status")).toBe("ORDER_STATUS_SHIPPED");
-      // Step 5: the declined order is REJECTED in the list, newest first.
+      // Step 5: the declined order's watch ends REJECTED; the list has it first, newest first.
+      const declined = (calls("WatchOrder")[1]?.messages ?? []).map(
+        (message) => (message as { order?: { status?: string; orderId?: string } }).order,
+      );
+      expect(declined.at(-1)?.status).toBe("ORDER_STATUS_REJECTED");
+      expect(declined.at(-1)?.orderId).toBe(vars.DECLINED_ID);
       const list = calls("ListOrders")[0];
       expect(pick(list, "orders", 0, "status")).toBe("ORDER_STATUS_REJECTED");
       expect(pick(list, "orders", 0, "statusReason")).toMatch(/^payment declined: /);
