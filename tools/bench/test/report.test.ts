@@ -1,0 +1,52 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { topFunctions } from "../src/cpu-profile";
+import { sampleProcess, usageBetween } from "../src/process-usage";
+import { latencyHistogram, markdownTable, summarize } from "../src/report";
+
+describe("benchmark helpers", () => {
+  it("summarizes an HDR histogram in milliseconds", () => {
+    const histogram = latencyHistogram();
+    for (let i = 1; i <= 100; i++) histogram.recordValue(i * 1000);
+    const summary = summarize(histogram);
+    expect(summary).toMatchObject({ count: 100 });
+    // HDR keeps 3 significant digits.
+    expect(summary.p50).toBeCloseTo(50, 0);
+    expect(summary.p99).toBeCloseTo(99, 0);
+    expect(summary.max).toBeCloseTo(100, 0);
+  });
+
+  it("renders Markdown tables", () => {
+    expect(markdownTable(["a", "b"], [[1, "x"]])).toBe("| a | b |\n| --- | --- |\n| 1 | x |");
+  });
+
+  it("reads CPU time and RSS of a live process and computes cores used", () => {
+    const first = sampleProcess(process.pid);
+    const until = Date.now() + 200;
+    while (Date.now() < until) Math.sqrt(Math.random());
+    const last = sampleProcess(process.pid);
+    expect(first?.rssMiB).toBeGreaterThan(10);
+    const usage = usageBetween(first as NonNullable<typeof first>, last as NonNullable<typeof last>);
+    expect(usage.cpuCores).toBeGreaterThan(0.3);
+    expect(sampleProcess(2 ** 22 + 12345)).toBeUndefined();
+  });
+
+  it("ranks functions by self time across CPU profiles", () => {
+    const dir = mkdtempSync(join(tmpdir(), "agora-profiles-"));
+    try {
+      const node = (id: number, functionName: string, hitCount: number) => ({
+        id,
+        callFrame: { functionName, url: "file:///repo/services/order/dist/x.js", lineNumber: id },
+        hitCount,
+      });
+      writeFileSync(join(dir, "a.cpuprofile"), JSON.stringify({ nodes: [node(1, "hot", 30), node(2, "cold", 10)] }));
+      writeFileSync(join(dir, "b.cpuprofile"), JSON.stringify({ nodes: [node(1, "hot", 10)] }));
+      const top = topFunctions(dir, 2);
+      expect(top[0]).toMatchObject({ function: "hot", selfPercent: 80, where: "services/order/dist/x.js:2" });
+      expect(top[1]).toMatchObject({ function: "cold", selfPercent: 20 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
