@@ -329,7 +329,9 @@ describe("docs/order-walkthrough.md", () => {
       expect(pick(list, "orders", 0, "status")).toBe("ORDER_STATUS_REJECTED");
       expect(pick(list, "orders", 0, "statusReason")).toMatch(/^payment declined: /);
       expect(pick(list, "orders", 1, "orderId")).toBe(vars.ORDER_ID);
-      // Step 6: cancelled, payment voided.
+      // Step 6: confirmed (authorized) before the cancellation, then cancelled and voided.
+      expect(pick(calls("GetOrder")[1], "order", "status")).toBe("ORDER_STATUS_CONFIRMED");
+      expect(pick(calls("GetOrder")[1], "order", "paymentId")).toMatch(/.+/);
       const cancellation = calls("CancelOrder")[0];
       expect(pick(cancellation, "order", "status")).toBe("ORDER_STATUS_CANCELLED");
       expect(pick(cancellation, "order", "orderId")).toBe(vars.CANCEL_ID);
