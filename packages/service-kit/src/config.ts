@@ -35,6 +35,7 @@ export function baseConfigSchema(defaults: { grpcPort: number; metricsPort: numb
       .string()
       .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
       .optional(),
+    DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
     PGLITE_DIR: z.string().min(1).optional(),
     NATS_URL: z.string().min(1).optional(),
     NATS_SUBJECT_PREFIX: z

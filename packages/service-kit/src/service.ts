@@ -178,6 +178,7 @@ export function defineService<
           ],
           logger,
           applicationName: spec.name,
+          poolSize: config.DATABASE_POOL_SIZE,
         });
         const opened = database;
         cleanup.push(() => opened.close());

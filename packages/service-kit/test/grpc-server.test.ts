@@ -190,3 +190,17 @@ describe("fault injection", () => {
     }
   });
 });
+
+describe("database failures", () => {
+  it("maps connection trouble to UNAVAILABLE and conflicts to ABORTED, through wrapping causes", () => {
+    const { transientDatabaseFailure } = require("../src") as typeof import("../src");
+    const tooMany = Object.assign(new Error("sorry, too many clients already"), { code: "53300" });
+    const wrapped = new Error("Failed query: select 1", { cause: tooMany });
+    expect(transientDatabaseFailure(wrapped)?.code).toBe(grpc.status.UNAVAILABLE);
+    expect(transientDatabaseFailure(Object.assign(new Error("deadlock"), { code: "40P01" }))?.code).toBe(
+      grpc.status.ABORTED,
+    );
+    expect(transientDatabaseFailure(Object.assign(new Error("unique"), { code: "23505" }))).toBeUndefined();
+    expect(transientDatabaseFailure(new Error("plain"))).toBeUndefined();
+  });
+});

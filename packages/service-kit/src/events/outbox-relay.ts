@@ -16,6 +16,12 @@ export interface OutboxRelayOptions {
   batchSize?: number;
   /** Polling interval when no NOTIFY arrives. Default 1000 ms. */
   pollIntervalMs?: number;
+  /**
+   * After a round that published something, wait this long before the next one (more events are
+   * likely coming and writers rate-limit their NOTIFYs): batches a busy stream into ≤ 1000/lingerMs
+   * rounds per second instead of a round per event. Default 50 ms.
+   */
+  lingerMs?: number;
   /** How long published rows (and inbox entries) are kept before pruning. Default 24 h / 7 days. */
   outboxRetentionMs?: number;
   inboxRetentionMs?: number;
@@ -62,6 +68,7 @@ export class OutboxRelay {
     this.options = {
       batchSize: options.batchSize ?? 200,
       pollIntervalMs: options.pollIntervalMs ?? 1000,
+      lingerMs: options.lingerMs ?? 50,
       outboxRetentionMs: options.outboxRetentionMs ?? 24 * 3_600_000,
       inboxRetentionMs: options.inboxRetentionMs ?? 7 * 24 * 3_600_000,
       failpoint: options.failpoint,
@@ -145,7 +152,7 @@ export class OutboxRelay {
         // A full batch: go again at once. Some rows: linger briefly, more are likely on their way
         // (writers rate-limit their NOTIFYs). None: wait for a NOTIFY or the polling interval.
         if (count === 0) await this.pause(this.options.pollIntervalMs);
-        else if (count < this.options.batchSize) await this.pause(10);
+        else if (count < this.options.batchSize) await this.pause(this.options.lingerMs);
       } catch (error) {
         this.failures.inc();
         this.deps.logger.warn({ err: error, retry_ms: backoff }, "outbox relay: publishing failed; retrying");

@@ -132,6 +132,15 @@ export function toStatus(error: unknown, logger: Logger): grpc.StatusObject {
     logger.warn({ code: statusName(error.code), details: error.details }, "downstream call failed");
     return { code: error.code, details: error.details, metadata: new grpc.Metadata() };
   }
+  const transient = transientDatabaseFailure(error);
+  if (transient) {
+    logger.warn({ err: error }, `database ${transient.reason}`);
+    return {
+      code: transient.code,
+      details: `database ${transient.reason}; retry later`,
+      metadata: new grpc.Metadata(),
+    };
+  }
   const errorId = randomUUID();
   logger.error({ err: error, error_id: errorId }, "unexpected error in handler");
   return {
@@ -139,6 +148,31 @@ export function toStatus(error: unknown, logger: Logger): grpc.StatusObject {
     details: `internal error (error id ${errorId}); the service logged the details`,
     metadata: new grpc.Metadata(),
   };
+}
+
+/**
+ * Postgres failures a retry can fix, found anywhere in the error's cause chain (drizzle wraps the
+ * driver's error): no connection or too many (UNAVAILABLE), a serialization failure or deadlock (ABORTED).
+ */
+export function transientDatabaseFailure(error: unknown): { code: grpc.status; reason: string } | undefined {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string") {
+      if (code === "40001" || code === "40P01")
+        return { code: grpc.status.ABORTED, reason: "conflict (serialization or deadlock)" };
+      if (
+        code.startsWith("08") ||
+        code === "53300" ||
+        code.startsWith("57P") ||
+        code === "ECONNREFUSED" ||
+        code === "ECONNRESET"
+      ) {
+        return { code: grpc.status.UNAVAILABLE, reason: "unavailable" };
+      }
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 function deadlineOf(call: { getDeadline(): grpc.Deadline }): Date | undefined {
