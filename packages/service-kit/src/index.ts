@@ -21,6 +21,7 @@ export * from "./logger";
 export * from "./metrics";
 export type { Amount } from "./money";
 export * as money from "./money";
+export * from "./ownership";
 export * from "./paging";
 export * from "./periodic-task";
 export * from "./request-checks";

@@ -1,4 +1,4 @@
-import { check, InvalidArgumentError, money, pageOf, pageToken, readPage } from "../src";
+import { check, InvalidArgumentError, money, NotFoundError, pageOf, pageToken, readPage } from "../src";
 
 describe("money", () => {
   it("converts between Money and exact amounts, keeping the sign on both parts", () => {
@@ -75,5 +75,18 @@ describe("paging", () => {
     const rows = [{ id: "a" }, { id: "b" }, { id: "c" }];
     expect(pageOf(rows, 2, (row) => row)).toEqual({ items: rows.slice(0, 2), nextPageToken: pageToken({ id: "b" }) });
     expect(pageOf(rows, 3, (row) => row)).toEqual({ items: rows, nextPageToken: "" });
+  });
+});
+
+describe("ownedCustomerId", () => {
+  const { ownedCustomerId } = require("../src") as typeof import("../src");
+  it("lets a trusted service name any customer, and requires one", () => {
+    expect(ownedCustomerId("customer_id", "c-1", undefined)).toBe("c-1");
+    expect(() => ownedCustomerId("customer_id", "", undefined)).toThrow("customer_id: is required");
+  });
+  it("gives an authenticated customer their own data, empty meaning mine, and NOT_FOUND for others", () => {
+    expect(ownedCustomerId("customer_id", "", "c-1")).toBe("c-1");
+    expect(ownedCustomerId("customer_id", "c-1", "c-1")).toBe("c-1");
+    expect(() => ownedCustomerId("customer_id", "c-2", "c-1")).toThrow(NotFoundError);
   });
 });

@@ -1,7 +1,6 @@
 import type { NotificationServiceService } from "@agora/contracts/agora/notification/v1/notification_service";
-import { check, pageOf, readPage, type ServiceHandlers } from "@agora/service-kit";
+import { check, ownedCustomerId, pageOf, readPage, type ServiceHandlers } from "@agora/service-kit";
 import { cursorOf, isNotificationCursor, type NotificationStore, toNotification } from "./notification-store";
-import { ownedCustomerId } from "./ownership";
 
 /** The NotificationService RPCs. */
 export function notificationHandlers(store: NotificationStore): ServiceHandlers<typeof NotificationServiceService> {

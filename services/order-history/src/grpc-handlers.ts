@@ -1,6 +1,6 @@
 import type { OrderHistoryServiceService } from "@agora/contracts/agora/orderhistory/v1/order_history_service";
-import { check, NotFoundError, pageOf, readPage, type ServiceHandlers } from "@agora/service-kit";
-import { ownedCustomerId } from "./ownership";
+import { check, NotFoundError, ownedCustomerId, pageOf, readPage, type ServiceHandlers } from "@agora/service-kit";
+
 import { customerOf, isVisible, toOrderView } from "./projection";
 import { cursorOf, isViewCursor, type ViewStore } from "./view-store";
 

@@ -1,6 +1,7 @@
-import { check, InvalidArgumentError, NotFoundError } from "@agora/service-kit";
+import { InvalidArgumentError, NotFoundError } from "./errors";
+import { check } from "./validation";
 
-/** Checks a customer id as order events carry it (identity's ids: up to 100 characters, no spaces). */
+/** Checks a customer id as requests and events carry it (identity's ids: up to 100 characters, no spaces). */
 export function validateCustomerId(field: string, value: string | undefined): string {
   const id = check.text(field, value, { max: 100 });
   if (/\s/.test(id)) throw new InvalidArgumentError(field, "must not contain spaces");
@@ -8,10 +9,10 @@ export function validateCustomerId(field: string, value: string | undefined): st
 }
 
 /**
- * The customer whose data a list request may read. Through the gateway (`authenticated` set from
- * the token) the request's customer id may be empty (meaning "mine"); another customer's id is
- * NOT_FOUND, the kit's ownership rule (never the data, never a hint that it exists). Without an
- * authenticated customer the caller is a trusted service and must name the customer.
+ * The customer whose data a list request may read — the ownership rule of docs/service-guide.md for
+ * lists. Through the gateway (`authenticated` is the token's customer) the request's customer id may
+ * be empty, meaning "mine"; another customer's id is NOT_FOUND (never the data, never a hint that it
+ * exists). Without an authenticated customer the caller is a trusted service and must name one.
  */
 export function ownedCustomerId(
   field: string,
