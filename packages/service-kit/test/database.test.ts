@@ -49,6 +49,30 @@ describe("database on a real Postgres server", () => {
     }
   });
 
+  it("runs queries with parameters as prepared statements, in and out of transactions, with custom plans", async () => {
+    const database = await openDatabase({ url: testDb.url, schema: {}, migrations, logger, poolSize: 1 });
+    try {
+      const name = "first widget";
+      await database.rows(sql`select name from widgets where name = ${name}`);
+      await database.db.transaction(async (tx) => {
+        await tx.execute(sql`select count(*) from widgets where name <> ${name}`);
+      });
+      expect(await database.rows(sql`select current_setting('plan_cache_mode') as mode`)).toEqual([
+        { mode: "force_custom_plan" },
+      ]);
+      // One connection: the statements prepared above are in its session.
+      const prepared = await database.rows<{ statement: string }>(
+        sql`select statement from pg_prepared_statements where statement like ${"%from widgets where name%"} order by statement`,
+      );
+      expect(prepared.map((row) => row.statement)).toEqual([
+        "select count(*) from widgets where name <> $1",
+        "select name from widgets where name = $1",
+      ]);
+    } finally {
+      await database.close();
+    }
+  });
+
   it("reports an unreachable server with the URL, password redacted", async () => {
     await expect(
       openDatabase({ url: "postgres://agora:secret@127.0.0.1:1/none", schema: {}, migrations, logger }),

@@ -30,6 +30,8 @@ Load
   --flows SPEC           flow weights (default ${defaultFlowMix});
                          flows: ${flowNames.join(", ")}
   --users N              virtual users, each with its own account and token (default 50)
+  --sign-in-first        register and log in every virtual user before the first arrival (not
+                         measured); otherwise each signs up in its first flow that needs a session
   --products IDS         only order/view these product ids, comma separated (default: whole catalog)
   --max-lines N          most lines per order (default 3)
   --page-size N          page size when browsing (default 20)
@@ -132,6 +134,7 @@ export function parseCli(argv: string[]): CliOptions | "help" {
         arrival: { type: "string", default: "poisson" },
         flows: { type: "string", default: defaultFlowMix },
         users: { type: "string", default: "50" },
+        "sign-in-first": { type: "boolean", default: false },
         products: { type: "string", default: "" },
         "max-lines": { type: "string", default: "3" },
         "page-size": { type: "string", default: "20" },
@@ -197,6 +200,7 @@ export function parseCli(argv: string[]): CliOptions | "help" {
     warmupMs: parseDuration(text("warmup"), "warmup"),
     flows,
     users: positiveNumber(text("users"), "users", { integer: true }),
+    signInFirst: values["sign-in-first"] === true,
     products: text("products")
       .split(",")
       .map((id) => id.trim())

@@ -28,6 +28,11 @@ export interface LoadOptions extends FlowSettings {
   flows: Map<string, number>;
   /** Number of virtual users (accounts with their sessions) the flows are spread over. */
   users: number;
+  /**
+   * Register and log in every virtual user before the first arrival (not measured), so sign-ups
+   * (a memory-hard password hash each) do not load the system while something else is measured.
+   */
+  signInFirst?: boolean;
   /** Deadline of one request. */
   timeoutMs: number;
   /** Most HTTP connections to the gateway. */
@@ -100,6 +105,10 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
     const random = seededRandom(options.seed);
     const runId = randomBytes(4).toString("hex");
     const users = Array.from({ length: options.users }, (_, index) => new VirtualUser(index + 1, runId));
+    if (options.signInFirst) {
+      hooks.onNotice?.(`signing in ${users.length} virtual users first`);
+      await signInAll(api, users, hooks.stop);
+    }
     const stats = new RunStats(weights.map(([name]) => name));
     const live = new LiveStats();
     const inFlight = new Set<Promise<void>>();
@@ -276,4 +285,19 @@ export async function runLoad(options: LoadOptions, hooks: RunHooks = {}): Promi
     hooks.abort?.removeEventListener("abort", onAbort);
     if (!hooks.api) api.close();
   }
+}
+
+/** Signs every user in (registering them), a few at a time; unmeasured preparation, so errors reject. */
+async function signInAll(api: ShopApi, users: readonly VirtualUser[], stop?: AbortSignal): Promise<void> {
+  const queue = [...users];
+  const signInConcurrency = 4;
+  const worker = async () => {
+    for (let user = queue.shift(); user && !stop?.aborted; user = queue.shift()) {
+      await user.session({
+        register: (customer) => api.register(customer, {}),
+        login: (email, password) => api.login(email, password, {}),
+      });
+    }
+  };
+  await Promise.all(Array.from({ length: signInConcurrency }, worker));
 }

@@ -157,6 +157,30 @@ describe("open model and limits", () => {
     }
   }, 20_000);
 
+  it("with --sign-in-first signs every user up before the first arrival, outside the measurements", async () => {
+    const own = new StandInShop({ confirmDelayMs: 5, shipDelayMs: 5 });
+    await own.start();
+    try {
+      const report = await runLoad(
+        testOptions({
+          target: own.url,
+          rate: 20,
+          durationMs: 1000,
+          flows: new Map([["place-order", 1]]),
+          users: 6,
+          signInFirst: true,
+        }),
+      );
+      expect(own.count("POST /v1/customers", 201)).toBe(6);
+      expect(own.count("POST /v1/sessions", 200)).toBe(6);
+      expect(report.flows["place-order"]?.succeeded).toBe(20);
+      expect(report.flows["place-order"]?.steps.register).toBeUndefined();
+      expect(report.flows["place-order"]?.steps.login).toBeUndefined();
+    } finally {
+      await own.stop();
+    }
+  }, 20_000);
+
   it("cuts off flows still running after the drain timeout as incomplete, not as errors", async () => {
     const slow = new StandInShop({ productDelayMs: 3000 });
     await slow.start();

@@ -112,8 +112,15 @@ async function openPostgres<S extends Record<string, unknown>>(
     "database ready",
   );
 
-  const client = postgres(url, { ...connection, max: options.poolSize ?? 10, idle_timeout: 30 });
-  const db = drizzlePostgres(client, { schema: options.schema }) as unknown as Db<S>;
+  const client = postgres(url, {
+    ...connection,
+    // Custom plans as with unnamed statements: prepared statements save the parse and a round trip,
+    // never a plan choice (a generic plan cannot use partial indexes whose predicate names a parameter).
+    connection: { ...connection.connection, plan_cache_mode: "force_custom_plan" },
+    max: options.poolSize ?? 10,
+    idle_timeout: 30,
+  });
+  const db = drizzlePostgres(preparing(client), { schema: options.schema }) as unknown as Db<S>;
   return {
     db,
     kind: "postgres",
@@ -190,6 +197,40 @@ async function openPglite<S extends Record<string, unknown>>(options: DatabaseOp
     },
     close: () => client.close(),
   };
+}
+
+/**
+ * The client as drizzle should see it: every query with parameters runs as a named prepared statement.
+ * drizzle asks postgres.js for unnamed statements unless a query is `.prepare()`d, and postgres.js
+ * then needs two round trips per query (Parse/Describe to learn the parameter types, then
+ * Bind/Execute), cannot pipeline, and Postgres parses the text every time. Prepared (postgres.js keeps
+ * them per connection, keyed by text and types) a query is one round trip with one socket write, and
+ * queries sent together (Promise.all in a transaction) are pipelined. Statements without parameters
+ * (DDL from tools, `select 1`) stay unnamed. Connections, and their statements, are recycled by
+ * postgres.js's max_lifetime (30–60 min), which bounds the cache when queries vary in shape (`in (…)`).
+ */
+export function preparing(sql: postgres.Sql): postgres.Sql {
+  return new Proxy(sql, {
+    get(target, property, receiver) {
+      if (property === "unsafe") {
+        return (query: string, parameters?: unknown[], options?: { prepare?: boolean }) =>
+          target.unsafe(query, parameters as postgres.ParameterOrJSON<never>[], {
+            ...options,
+            prepare: options?.prepare === true || (parameters?.length ?? 0) > 0,
+          });
+      }
+      if (property === "begin" || property === "savepoint") {
+        const original = Reflect.get(target, property, receiver) as (...args: unknown[]) => unknown;
+        return (...args: unknown[]) => {
+          const last = args.length - 1;
+          const body = args[last] as (tx: postgres.Sql) => unknown;
+          args[last] = (tx: postgres.Sql) => body(preparing(tx));
+          return original.apply(target, args);
+        };
+      }
+      return Reflect.get(target, property, receiver);
+    },
+  });
 }
 
 /** The URL without its password, for logs and errors. */
