@@ -38,3 +38,50 @@ export function topFunctions(
       selfPercent: Math.round((entry.hits / Math.max(1, allHits)) * 1000) / 10,
     }));
 }
+
+interface ProfileTreeNode extends ProfileNode {
+  children?: number[];
+}
+
+/** The package a frame's script belongs to: an npm package, an Agora workspace, or Node itself. */
+function ownerOf(url: string): string | undefined {
+  const npm = /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url);
+  if (npm) return npm[1];
+  const workspace = /\/((?:services|packages|tools)\/[^/]+)\//.exec(url);
+  if (workspace) return workspace[1];
+  return undefined;
+}
+
+/**
+ * Busy CPU time (idle excluded) by library, in percent of the busy time: a sample counts for the
+ * innermost frame that belongs to an npm package or an Agora workspace, so the native work a library
+ * starts (a socket write, a hash) is charged to it; samples with no such frame are Node itself, and
+ * the garbage collector and V8's own time ("(program)") are listed apart.
+ */
+export function timeByLibrary(directory: string, count = 10): Array<{ library: string; busyPercent: number }> {
+  const totals = new Map<string, number>();
+  let busy = 0;
+  for (const file of readdirSync(directory).filter((name) => name.endsWith(".cpuprofile"))) {
+    const profile = JSON.parse(readFileSync(join(directory, file), "utf8")) as { nodes: ProfileTreeNode[] };
+    const byId = new Map(profile.nodes.map((node) => [node.id, node]));
+    const parent = new Map<number, number>();
+    for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
+    for (const node of profile.nodes) {
+      const hits = node.hitCount ?? 0;
+      const name = node.callFrame.functionName;
+      if (hits === 0 || name === "(idle)" || name === "(root)") continue;
+      busy += hits;
+      let library: string | undefined =
+        name === "(garbage collector)" ? "garbage collector" : name === "(program)" ? "V8 (program)" : undefined;
+      for (let id: number | undefined = node.id; library === undefined && id !== undefined; id = parent.get(id)) {
+        library = ownerOf(byId.get(id)?.callFrame.url ?? "");
+      }
+      library ??= "Node.js itself";
+      totals.set(library, (totals.get(library) ?? 0) + hits);
+    }
+  }
+  return [...totals.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, count)
+    .map(([library, hits]) => ({ library, busyPercent: Math.round((hits / Math.max(1, busy)) * 1000) / 10 }));
+}

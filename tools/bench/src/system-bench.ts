@@ -3,7 +3,7 @@
 // the gateway at increasing rates of "place an order and follow it to CONFIRMED", and records per
 // rate the confirmed orders/s, placement→CONFIRMED latency (p50/p90/p99/max), errors, and CPU and RSS
 // per service; then profiles the busiest services at the first rate that misses the bound.
-// Results: results/system.{json,md}. Environment: BENCH_RATES (e.g. "25,50,100,150,200"),
+// Results: results/system.{json,md}. Environment: BENCH_RATES (default "2,4,8,12,16"; raise it once the system gets faster),
 // BENCH_SECONDS (measured seconds per rate, default 20), BENCH_POSTGRES_URL (default the local server),
 // BENCH_PROFILE=0 to skip profiling.
 import { execFile } from "node:child_process";
@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { type LocalSystem, startLocalSystem } from "@agora/local-run";
-import { topFunctions } from "./cpu-profile";
+import { timeByLibrary, topFunctions } from "./cpu-profile";
 import { type ProcessSample, sampleProcess, usageBetween } from "./process-usage";
 import { machine, markdownTable, writeResults } from "./report";
 
@@ -43,7 +43,7 @@ const systemEnv = {
   RATE_LIMIT_MAX: "0",
   // Registration is not what is measured (the load generator signs its users in before the first
   // arrival): a cheaper scrypt only makes that preparation quick.
-  PASSWORD_SCRYPT_LOG_N: "12",
+  PASSWORD_SCRYPT_LOG_N: "10",
   DEMO_INITIAL_STOCK: "1000000",
 };
 
@@ -177,20 +177,22 @@ async function profile(rate: number, seconds: number) {
     .slice(0, 3)
     .map(([name]) => name);
   const byService: Record<string, ReturnType<typeof topFunctions>> = {};
+  const libraries: Record<string, ReturnType<typeof timeByLibrary>> = {};
   for (const service of system.services.filter((candidate) => busiest.includes(candidate.name))) {
     const pid = service.process.lastPid;
     if (pid === undefined) continue;
     const dir = mkdtempSync(join(tmpdir(), `agora-profile-${service.name}-`));
     await run("bash", ["-c", `cp ${profileDir}/*.${pid}.*.cpuprofile ${dir}/ 2>/dev/null || true`]);
     byService[service.name] = topFunctions(dir, 10);
+    libraries[service.name] = timeByLibrary(dir, 10);
     rmSync(dir, { recursive: true, force: true });
   }
   rmSync(profileDir, { recursive: true, force: true });
-  return { rate, usage, busiest, byService };
+  return { rate, usage, busiest, byService, libraries };
 }
 
 async function main(): Promise<void> {
-  const rates = (process.env.BENCH_RATES ?? "25,50,100,150,200,250").split(",").map(Number);
+  const rates = (process.env.BENCH_RATES ?? "2,4,8,12,16").split(",").map(Number);
   const seconds = Number(process.env.BENCH_SECONDS ?? 20);
   process.stdout.write(`starting Agora on Postgres (ports +${portOffset})…\n`);
   const { system, dataDir } = await startSystem();
@@ -270,7 +272,10 @@ Busiest services: ${profiled.busiest.join(", ")} (${usageTable(profiled.usage).r
 ${Object.entries(profiled.byService)
   .map(
     ([service, functions]) =>
-      `### ${service}\n\n${markdownTable(
+      `### ${service}\n\nBusy time by library (a sample counts for the innermost library frame, so the native work a library starts is charged to it):\n\n${markdownTable(
+        ["busy %", "library"],
+        (profiled.libraries[service] ?? []).map((entry) => [entry.busyPercent, entry.library]),
+      )}\n\nFunctions by self time (idle included):\n\n${markdownTable(
         ["self %", "function", "where"],
         functions.map((entry) => [entry.selfPercent, `\`${entry.function}\``, `\`${entry.where}\``]),
       )}`,

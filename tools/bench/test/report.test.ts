@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { topFunctions } from "../src/cpu-profile";
+import { timeByLibrary, topFunctions } from "../src/cpu-profile";
 import { sampleProcess, usageBetween } from "../src/process-usage";
 import { latencyHistogram, markdownTable, summarize } from "../src/report";
 
@@ -45,6 +45,33 @@ describe("benchmark helpers", () => {
       const top = topFunctions(dir, 2);
       expect(top[0]).toMatchObject({ function: "hot", selfPercent: 80, where: "services/order/dist/x.js:2" });
       expect(top[1]).toMatchObject({ function: "cold", selfPercent: 20 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("charges busy time to the innermost library frame, native work included, idle left out", () => {
+    const dir = mkdtempSync(join(tmpdir(), "bench-libraries-"));
+    const frame = (functionName: string, url = "") => ({ functionName, url, lineNumber: 0 });
+    try {
+      const nodes = [
+        { id: 1, callFrame: frame("(root)"), children: [2, 3, 6, 7, 8] },
+        { id: 2, callFrame: frame("(idle)"), hitCount: 100 },
+        { id: 3, callFrame: frame("handler", "file:///repo/services/order/dist/x.js"), hitCount: 10, children: [4] },
+        { id: 4, callFrame: frame("write", "file:///repo/node_modules/postgres/cjs/src/connection.js"), children: [5] },
+        { id: 5, callFrame: frame("writeBuffer"), hitCount: 30 },
+        { id: 6, callFrame: frame("(garbage collector)"), hitCount: 5 },
+        { id: 7, callFrame: frame("emit", "node:events"), hitCount: 5 },
+        { id: 8, callFrame: frame("parse", "file:///repo/node_modules/@grpc/grpc-js/build/src/x.js"), hitCount: 50 },
+      ];
+      writeFileSync(join(dir, "CPU.1.cpuprofile"), JSON.stringify({ nodes }));
+      expect(timeByLibrary(dir)).toEqual([
+        { library: "@grpc/grpc-js", busyPercent: 50 },
+        { library: "postgres", busyPercent: 30 },
+        { library: "services/order", busyPercent: 10 },
+        { library: "garbage collector", busyPercent: 5 },
+        { library: "Node.js itself", busyPercent: 5 },
+      ]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
