@@ -51,7 +51,8 @@ describe("inbox-guarded consumers, retries and dead letters (real Postgres, real
     env = { NATS_URL: nats.url, NATS_SUBJECT_PREFIX: nats.subjectPrefix, OUTBOX_POLL_INTERVAL_MS: "100" };
     relay = await startService(producerService, { ...env, DATABASE_URL: producerDb.url });
     consumer = await startService(consumerService, { ...env, DATABASE_URL: consumerDb.url });
-    connection = await connect({ servers: nats.url });
+    // The test's own connection also lives through the NATS restart below: reconnect quickly, forever.
+    connection = await connect({ servers: nats.url, reconnectTimeWait: 100, maxReconnectAttempts: -1 });
     naming = new EventNaming(nats.subjectPrefix);
   });
 
@@ -162,6 +163,17 @@ describe("inbox-guarded consumers, retries and dead letters (real Postgres, real
   }, 60_000);
 
   it("recreates its durable consumer when it was deleted", async () => {
+    // After the restart test this connection may still be reconnecting (its requests would time out):
+    // a flush succeeds once it is back (one sent while disconnected is rejected at the reconnect).
+    await waitUntil(
+      () =>
+        connection.flush().then(
+          () => true,
+          () => false,
+        ),
+      15_000,
+      "the test's own NATS connection is back",
+    );
     const jsm = await jetstreamManager(connection);
     const durable = naming.durableName("consumer", "products");
     await jsm.consumers.delete(naming.streamOf("catalog"), durable);
