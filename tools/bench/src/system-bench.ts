@@ -5,7 +5,7 @@
 // per service; then profiles the busiest services at the first rate that misses the bound.
 // Results: results/system.{json,md}. Environment: BENCH_RATES (default "2,4,8,12,16"; raise it once the system gets faster),
 // BENCH_SECONDS (measured seconds per rate, default 20), BENCH_POSTGRES_URL (default the local server),
-// BENCH_PROFILE=0 to skip profiling.
+// BENCH_PROFILE=0 to skip profiling, BENCH_NODE_OPTIONS for the services' Node flags (e.g. heap limits).
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,6 +37,9 @@ interface RateResult {
   toConfirmed: { p50: number; p90: number; p99: number; max: number };
   usage: Usage;
 }
+
+/** Node flags for every service (BENCH_NODE_OPTIONS), e.g. "--max-semi-space-size=4" to trade CPU for memory. */
+const serviceNodeOptions = process.env.BENCH_NODE_OPTIONS ?? "";
 
 const systemEnv = {
   LOG_LEVEL: "warn",
@@ -163,7 +166,9 @@ const withinBound = (result: RateResult) =>
 
 async function profile(rate: number, seconds: number) {
   const profileDir = mkdtempSync(join(tmpdir(), "agora-profile-"));
-  const { system, dataDir } = await startSystem({ NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` });
+  const { system, dataDir } = await startSystem({
+    NODE_OPTIONS: `${serviceNodeOptions} --cpu-prof --cpu-prof-dir=${profileDir}`.trim(),
+  });
   let usage: Usage = {};
   try {
     ({ usage } = await measureUsage(system, () => loadAt(rate, seconds)));
@@ -195,7 +200,7 @@ async function main(): Promise<void> {
   const rates = (process.env.BENCH_RATES ?? "2,4,8,12,16").split(",").map(Number);
   const seconds = Number(process.env.BENCH_SECONDS ?? 20);
   process.stdout.write(`starting Agora on Postgres (ports +${portOffset})…\n`);
-  const { system, dataDir } = await startSystem();
+  const { system, dataDir } = await startSystem(serviceNodeOptions ? { NODE_OPTIONS: serviceNodeOptions } : {});
   const results: RateResult[] = [];
   let idle: Usage = {};
   try {
@@ -233,7 +238,7 @@ database on the local Postgres 15 and its own nats-server; the load generator (a
 same machine) places orders through the gateway and follows each over server-sent events until
 CONFIRMED. Open-model arrivals (Poisson), ${seconds} s measured per rate after 5 s warm-up, 50 customers,
 orders of 1–2 lines. Machine: ${machine().cpus} × ${machine().cpuModel}, ${machine().memoryGiB} GiB, ${machine().node}.
-Run: \`npm run bench\` (${machine().date}). Bound: p99 placement→CONFIRMED ≤ ${boundMs} ms, < 1 % errors.
+Run: \`npm run bench\` (${machine().date})${serviceNodeOptions ? `, services started with \`NODE_OPTIONS=${serviceNodeOptions}\`` : ""}. Bound: p99 placement→CONFIRMED ≤ ${boundMs} ms, < 1 % errors.
 
 **Sustained under the bound: ${sustained ? `${sustained.confirmedPerSecond} orders/s (offered ${sustained.rate}/s)` : "no rate met the bound"}.**
 Target on this machine: 200 orders/s with every service under 150 MB RSS.
@@ -286,7 +291,7 @@ ${Object.entries(profiled.byService)
 `;
   writeResults(
     "system",
-    { machine: machine(), boundMs, seconds, idle, results, sustained: sustained?.confirmedPerSecond ?? 0, profiled },
+    { machine: machine(), nodeOptions: serviceNodeOptions, boundMs, seconds, idle, results, sustained: sustained?.confirmedPerSecond ?? 0, profiled },
     markdown,
   );
   process.stdout.write(

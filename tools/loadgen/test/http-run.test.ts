@@ -99,7 +99,9 @@ describe("a run against a stand-in gateway", () => {
     expect(report.orders.confirmed).toBe(shipped);
     expect(report.orders.toConfirmedMs.count).toBe(shipped);
     expect(report.orders.toTerminalMs.count).toBe(shipped + rejected);
-    expect(report.orders.toConfirmedMs.min).toBeGreaterThanOrEqual(40);
+    // The stand-in confirms 40 ms after it takes the order; Node's millisecond timers can fire up to
+    // 1 ms early as the tool's high-resolution clock sees it.
+    expect(report.orders.toConfirmedMs.min).toBeGreaterThanOrEqual(39);
     expect(report.orders.toConfirmedMs.p50).toBeLessThan(140);
     expect(report.orders.toTerminalMs.p50).toBeGreaterThanOrEqual(100);
     expect(report.flows["place-order"]?.succeeded).toBe(report.orders.placed);
