@@ -291,7 +291,16 @@ ${Object.entries(profiled.byService)
 `;
   writeResults(
     "system",
-    { machine: machine(), nodeOptions: serviceNodeOptions, boundMs, seconds, idle, results, sustained: sustained?.confirmedPerSecond ?? 0, profiled },
+    {
+      machine: machine(),
+      nodeOptions: serviceNodeOptions,
+      boundMs,
+      seconds,
+      idle,
+      results,
+      sustained: sustained?.confirmedPerSecond ?? 0,
+      profiled,
+    },
     markdown,
   );
   process.stdout.write(
