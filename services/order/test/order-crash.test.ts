@@ -77,6 +77,9 @@ describe("the order saga through crashes and outages", () => {
     const database = await orderDatabase(url);
     try {
       const before = await stock("AG-COF-003");
+      const reserveCalls = () =>
+        system.counter("inventory", "grpc_server_started_total", { grpc_method: "ReserveStock" });
+      const reserveCallsBefore = await reserveCalls();
       const placed = (
         await orderClient(order.address).placeOrder(
           placeRequest({ lines: [{ productId: "pour-over-kettle", quantity: 2 }] }),
@@ -91,14 +94,18 @@ describe("the order saga through crashes and outages", () => {
           return saga?.step === "RESERVE_STOCK" && saga.stock && saga.leased;
         },
         1000,
-        "ReserveStock in flight",
+        "ReserveStock begun",
       );
+      // Kill only once inventory has the call (it then sits in the 1.5 s delay): the intent is recorded
+      // before the call is sent, and a kill in between would leave nothing in flight.
+      await waitUntil(async () => (await reserveCalls()) > reserveCallsBefore, 5000, "ReserveStock at inventory");
       order.kill("SIGKILL");
       await order.exited;
-      // The reservation the dead process asked for lands at inventory anyway.
+      // The reservation the dead process asked for lands at inventory anyway. (Each look at the stock
+      // also takes inventory's 1.5 s, so the wait leaves room for several.)
       await waitUntil(
         async () => (await stock("AG-COF-003")).reserved === (before.reserved ?? 0) + 2,
-        5000,
+        10_000,
         "reserved",
       );
       const [orphan] = await database.rows<{ status: string }>(
@@ -124,7 +131,7 @@ describe("the order saga through crashes and outages", () => {
       await order.stop();
       await system.restart("inventory");
     }
-  });
+  }, 90_000);
 
   it("waits while inventory is down and completes when it returns; the watcher sees PENDING → CONFIRMED → SHIPPED", async () => {
     const service = await startService(

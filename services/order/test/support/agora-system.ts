@@ -188,6 +188,20 @@ export class AgoraSystem {
     }
   }
 
+  /** A downstream's Prometheus counter (summed over its series whose labels include `labels`). */
+  async counter(service: Downstream, name: string, labels: Record<string, string> = {}): Promise<number> {
+    const port = this.ports.get(service)?.metrics;
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let total = 0;
+    for (const line of text.split("\n")) {
+      if (!line.startsWith(`${name}{`)) continue;
+      if (Object.entries(labels).every(([key, value]) => line.includes(`${key}="${value}"`))) {
+        total += Number(line.slice(line.lastIndexOf(" ") + 1));
+      }
+    }
+    return total;
+  }
+
   private client<D extends Parameters<typeof createClient>[0]>(definition: D, service: Downstream): PromiseClient<D> {
     // Ports stay the same across restarts, so one channel reaches the restarted process too.
     const client = createClient(definition, this.address(service), {
