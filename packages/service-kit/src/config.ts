@@ -36,6 +36,8 @@ export function baseConfigSchema(defaults: { grpcPort: number; metricsPort: numb
       .regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL")
       .optional(),
     DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+    /** Named prepared statements; turn off behind a transaction-mode pooler that cannot keep them. */
+    DATABASE_PREPARED_STATEMENTS: booleanFromEnv.default(true),
     PGLITE_DIR: z.string().min(1).optional(),
     NATS_URL: z.string().min(1).optional(),
     NATS_SUBJECT_PREFIX: z

@@ -179,6 +179,7 @@ export function defineService<
           logger,
           applicationName: spec.name,
           poolSize: config.DATABASE_POOL_SIZE,
+          preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
         });
         const opened = database;
         cleanup.push(() => opened.close());

@@ -73,6 +73,28 @@ describe("database on a real Postgres server", () => {
     }
   });
 
+  it("runs unnamed statements when prepared statements are turned off (a transaction-mode pooler)", async () => {
+    const database = await openDatabase({
+      url: testDb.url,
+      schema: {},
+      migrations,
+      logger,
+      poolSize: 1,
+      preparedStatements: false,
+    });
+    try {
+      const name = "first widget";
+      expect(await database.rows(sql`select name from widgets where name = ${name}`)).toEqual([{ name }]);
+      expect(
+        await database.rows(
+          sql`select statement from pg_prepared_statements where statement like ${"%from widgets where name%"}`,
+        ),
+      ).toEqual([]);
+    } finally {
+      await database.close();
+    }
+  });
+
   it("reports an unreachable server with the URL, password redacted", async () => {
     await expect(
       openDatabase({ url: "postgres://agora:secret@127.0.0.1:1/none", schema: {}, migrations, logger }),

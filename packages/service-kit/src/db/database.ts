@@ -33,6 +33,11 @@ export interface DatabaseOptions<S extends Record<string, unknown>> {
   logger: Logger;
   /** Connections in the pool (postgres only). Default 10. */
   poolSize?: number;
+  /**
+   * Run queries with parameters as named prepared statements (postgres only; default true). Off for
+   * a transaction-mode pooler without prepared-statement support (PgBouncer before 1.21).
+   */
+  preparedStatements?: boolean;
   /** Name shown in pg_stat_activity. */
   applicationName?: string;
 }
@@ -120,7 +125,9 @@ async function openPostgres<S extends Record<string, unknown>>(
     max: options.poolSize ?? 10,
     idle_timeout: 30,
   });
-  const db = drizzlePostgres(preparing(client), { schema: options.schema }) as unknown as Db<S>;
+  const db = drizzlePostgres(options.preparedStatements === false ? client : preparing(client), {
+    schema: options.schema,
+  }) as unknown as Db<S>;
   return {
     db,
     kind: "postgres",
