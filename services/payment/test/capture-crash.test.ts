@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { PaymentCapturedEvent, ShipmentDispatchedEvent } from "@agora/contracts";
 import { LedgerEntryType, PaymentStatus } from "@agora/contracts/agora/payment/v1/payment";
 import { PaymentServiceService } from "@agora/contracts/agora/payment/v1/payment_service";
-import { ShipmentStatus } from "@agora/contracts/agora/shipping/v1/shipment";
 import { createClient, type PromiseClient } from "@agora/service-kit";
 import {
   createTestDatabase,
@@ -18,6 +17,7 @@ import {
   waitUntil,
 } from "@agora/testing";
 import pino from "pino";
+import { consumedDispatches, dispatchedShipment } from "./support/shipment-dispatches";
 
 type PaymentClient = PromiseClient<typeof PaymentServiceService>;
 
@@ -89,14 +89,6 @@ describe.each(storages)("a capture request survives a crash of payment on %s", (
     return { process, client };
   }
 
-  async function consumed(process: ServiceProcess, outcome: string): Promise<number> {
-    const text = await (await fetch(`http://127.0.0.1:${process.metricsPort}/metrics`)).text();
-    const pattern = new RegExp(
-      `agora_events_consumed_total\\{[^}]*event_type="agora.shipping.shipment_dispatched"[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`,
-    );
-    return Number(pattern.exec(text)?.[1] ?? 0);
-  }
-
   it("is recorded with the consumed event, and captured once by the restarted process's worker", async () => {
     // The first process's worker makes its first round at start, then sleeps for an hour: the
     // request recorded by the consumer is still waiting when the process is killed.
@@ -116,21 +108,12 @@ describe.each(storages)("a capture request survives a crash of payment on %s", (
       paymentMethodId: paymentMethod?.paymentMethodId ?? "",
     });
     const paymentId = authorized?.paymentId ?? "";
-    await shipping.publish(
-      ShipmentDispatchedEvent,
-      {
-        shipment: {
-          shipmentId: randomUUID(),
-          orderId,
-          customerId: "customer-1",
-          status: ShipmentStatus.SHIPMENT_STATUS_DISPATCHED,
-          items: [{ sku: "AG-KIT-001", quantity: 1 }],
-          trackingNumber: "AG123456785DE",
-        },
-      },
-      { aggregateId: randomUUID() },
+    await shipping.publish(ShipmentDispatchedEvent, dispatchedShipment(orderId), { aggregateId: randomUUID() });
+    await waitUntil(
+      async () => (await consumedDispatches(first.process.metricsPort, "applied")) === 1,
+      10_000,
+      "event consumed",
     );
-    await waitUntil(async () => (await consumed(first.process, "applied")) === 1, 10_000, "event consumed");
     expect((await first.client.getPayment({ paymentId, orderId: "" })).payment?.status).toBe(
       PaymentStatus.PAYMENT_STATUS_AUTHORIZED,
     );
@@ -153,7 +136,7 @@ describe.each(storages)("a capture request survives a crash of payment on %s", (
     expect(captured?.ledger.filter((entry) => entry.type === LedgerEntryType.LEDGER_ENTRY_TYPE_CAPTURE)).toHaveLength(
       1,
     );
-    expect(await consumed(second.process, "applied")).toBe(0);
+    expect(await consumedDispatches(second.process.metricsPort, "applied")).toBe(0);
     await events.waitFor(PaymentCapturedEvent, (all) => all.some((e) => e.payload.payment?.paymentId === paymentId));
     expect(
       (await events.ofType(PaymentCapturedEvent)).filter((e) => e.payload.payment?.paymentId === paymentId),

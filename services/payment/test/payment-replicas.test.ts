@@ -2,7 +2,6 @@ import { randomUUID } from "node:crypto";
 import { ShipmentDispatchedEvent } from "@agora/contracts";
 import { LedgerEntryType, type Payment, PaymentStatus } from "@agora/contracts/agora/payment/v1/payment";
 import { PaymentServiceService } from "@agora/contracts/agora/payment/v1/payment_service";
-import { ShipmentStatus } from "@agora/contracts/agora/shipping/v1/shipment";
 import type { PromiseClient } from "@agora/service-kit";
 import {
   createTestDatabase,
@@ -16,6 +15,7 @@ import {
 } from "@agora/testing";
 import * as grpc from "@grpc/grpc-js";
 import { paymentService } from "../src/main";
+import { dispatchedShipment } from "./support/shipment-dispatches";
 
 type PaymentClient = PromiseClient<typeof PaymentServiceService>;
 
@@ -138,20 +138,9 @@ describe("two payment replicas on one Postgres database", () => {
   it("shares the capture requests between the replicas' workers: every dispatched order is captured once", async () => {
     const payments = await Promise.all(Array.from({ length: 12 }, () => authorize(eur(10))));
     for (const payment of payments) {
-      await shipping.publish(
-        ShipmentDispatchedEvent,
-        {
-          shipment: {
-            shipmentId: randomUUID(),
-            orderId: payment.orderId,
-            customerId: "customer-1",
-            status: ShipmentStatus.SHIPMENT_STATUS_DISPATCHED,
-            items: [{ sku: "AG-KIT-001", quantity: 1 }],
-            trackingNumber: "AG123456785DE",
-          },
-        },
-        { aggregateId: randomUUID() },
-      );
+      await shipping.publish(ShipmentDispatchedEvent, dispatchedShipment(payment.orderId), {
+        aggregateId: randomUUID(),
+      });
     }
     await waitUntil(
       async () => {

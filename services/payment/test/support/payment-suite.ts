@@ -10,13 +10,13 @@ import {
 } from "@agora/contracts";
 import { DeclineReason, LedgerEntryType, type Payment, PaymentStatus } from "@agora/contracts/agora/payment/v1/payment";
 import { PaymentServiceService } from "@agora/contracts/agora/payment/v1/payment_service";
-import { ShipmentStatus } from "@agora/contracts/agora/shipping/v1/shipment";
 import { createClient, type Database, type PromiseClient, type RunningService } from "@agora/service-kit";
 import { EventProbe, startTestNats, TestEventProducer, type TestNats, waitUntil } from "@agora/testing";
 import * as grpc from "@grpc/grpc-js";
 import { type SQL, sql } from "drizzle-orm";
 import pino from "pino";
 import { paymentService } from "../../src/main";
+import { consumedDispatches, dispatchedShipment } from "./shipment-dispatches";
 
 type PaymentClient = PromiseClient<typeof PaymentServiceService>;
 
@@ -711,28 +711,11 @@ export function describePaymentService(title: string, openDatabase: () => Promis
     });
 
     describe("consuming agora.shipping.shipment_dispatched", () => {
-      const dispatched = (orderId: string) => ({
-        shipment: {
-          shipmentId: randomUUID(),
-          orderId,
-          customerId: "customer-1",
-          status: ShipmentStatus.SHIPMENT_STATUS_DISPATCHED,
-          items: [{ sku: "AG-KIT-001", quantity: 1 }],
-          trackingNumber: "AG123456785DE",
-        },
-      });
-
-      async function consumed(outcome: string): Promise<number> {
-        const text = await (await fetch(`http://127.0.0.1:${running.metricsPort}/metrics`)).text();
-        const pattern = new RegExp(
-          `agora_events_consumed_total\\{[^}]*event_type="agora.shipping.shipment_dispatched"[^}]*outcome="${outcome}"[^}]*\\} (\\d+)`,
-        );
-        return Number(pattern.exec(text)?.[1] ?? 0);
-      }
+      const consumed = (outcome: string) => consumedDispatches(running.metricsPort, outcome);
 
       it("captures the order's payment when its shipment is dispatched, once, even when the event comes again", async () => {
         const authorized = await authorize({ amount: eur(64) });
-        const recorded = await shipping.publish(ShipmentDispatchedEvent, dispatched(authorized.orderId), {
+        const recorded = await shipping.publish(ShipmentDispatchedEvent, dispatchedShipment(authorized.orderId), {
           aggregateId: randomUUID(),
         });
         await waitUntil(
@@ -787,8 +770,12 @@ export function describePaymentService(title: string, openDatabase: () => Promis
         const voided = await authorize();
         await payment.voidPayment({ paymentId: voided.paymentId, reason: "cancelled" });
         const applied = await consumed("applied");
-        await shipping.publish(ShipmentDispatchedEvent, dispatched(voided.orderId), { aggregateId: randomUUID() });
-        await shipping.publish(ShipmentDispatchedEvent, dispatched(randomUUID()), { aggregateId: randomUUID() });
+        await shipping.publish(ShipmentDispatchedEvent, dispatchedShipment(voided.orderId), {
+          aggregateId: randomUUID(),
+        });
+        await shipping.publish(ShipmentDispatchedEvent, dispatchedShipment(randomUUID()), {
+          aggregateId: randomUUID(),
+        });
         await waitUntil(async () => (await consumed("applied")) === applied + 2, 10_000, "both events applied");
         expect(await consumed("retried")).toBe(0);
         expect((await payment.getPayment({ paymentId: voided.paymentId, orderId: "" })).payment?.status).toBe(
