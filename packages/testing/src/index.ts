@@ -1,6 +1,7 @@
 export * from "./event-probe";
 export * from "./event-producer";
 export * from "./free-port";
+export * from "./grpc-status";
 export * from "./otlp-receiver";
 export * from "./reflection-client";
 export * from "./service-harness";

@@ -6,6 +6,7 @@ import type { Database, PromiseClient } from "@agora/service-kit";
 import {
   createTestDatabase,
   EventProbe,
+  expectGrpcStatus,
   type StartedService,
   startService,
   startTestNats,
@@ -19,24 +20,6 @@ import { type SQL, sql } from "drizzle-orm";
 import { inventoryService } from "../src/main";
 
 type Inventory = PromiseClient<typeof InventoryServiceService>;
-
-/** Resolves with the gRPC error of a call expected to fail. */
-async function failure(call: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await call;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error("the call succeeded but was expected to fail");
-}
-
-async function expectStatus(call: Promise<unknown>, code: grpc.status, details: string | RegExp): Promise<void> {
-  const error = await failure(call);
-  expect({ code: grpc.status[error.code], details: error.details }).toEqual({
-    code: grpc.status[code],
-    details: typeof details === "string" ? expect.stringContaining(details) : expect.stringMatching(details),
-  });
-}
 
 describe("inventory service on real Postgres and NATS", () => {
   let database: TestDatabase;
@@ -116,7 +99,7 @@ describe("inventory service on real Postgres and NATS", () => {
 
     it("answers NOT_FOUND naming the SKUs it does not stock", async () => {
       const known = await stocked(1);
-      await expectStatus(
+      await expectGrpcStatus(
         inventory.getStock({ skus: [known, "NOPE-1", "NOPE-2"] }),
         grpc.status.NOT_FOUND,
         "no stock entry for SKU NOPE-1, NOPE-2",
@@ -126,12 +109,12 @@ describe("inventory service on real Postgres and NATS", () => {
     it("never lets on-hand stock drop below what is reserved (FAILED_PRECONDITION)", async () => {
       const sku = await stocked(5);
       await inventory.reserveStock({ orderId: randomUUID(), lines: [{ sku, quantity: 3 }] });
-      await expectStatus(
+      await expectGrpcStatus(
         inventory.adjustStock({ sku, delta: -3, reason: "broken" }),
         grpc.status.FAILED_PRECONDITION,
         `on-hand stock of ${sku} cannot drop below the 3 reserved units`,
       );
-      await expectStatus(
+      await expectGrpcStatus(
         inventory.adjustStock({ sku: "BRAND-NEW-1", delta: -1, reason: "x" }),
         grpc.status.FAILED_PRECONDITION,
         "cannot drop below",
@@ -143,7 +126,7 @@ describe("inventory service on real Postgres and NATS", () => {
       ["GetStock without SKUs", () => ({ skus: [] as string[] }), "skus: must not be empty"],
       ["GetStock with a bad SKU", () => ({ skus: ["OK-1", "no good"] }), "skus[1]: must be upper case"],
     ])("%s is INVALID_ARGUMENT naming the field", async (_label, request, message) => {
-      await expectStatus(inventory.getStock(request()), grpc.status.INVALID_ARGUMENT, message);
+      await expectGrpcStatus(inventory.getStock(request()), grpc.status.INVALID_ARGUMENT, message);
     });
 
     it.each([
@@ -153,7 +136,7 @@ describe("inventory service on real Postgres and NATS", () => {
       [{ sku: "OK-1", delta: 5_000_000, reason: "x" }, "delta: must be between"],
       [{ sku: "OK-1", delta: 1, reason: " " }, "reason: is required"],
     ])("AdjustStock %j is INVALID_ARGUMENT naming the field", async (request, message) => {
-      await expectStatus(inventory.adjustStock(request), grpc.status.INVALID_ARGUMENT, message);
+      await expectGrpcStatus(inventory.adjustStock(request), grpc.status.INVALID_ARGUMENT, message);
     });
   });
 
@@ -196,7 +179,7 @@ describe("inventory service on real Postgres and NATS", () => {
     it("holds nothing when one line is short, naming every short SKU (FAILED_PRECONDITION)", async () => {
       const plenty = await stocked(100);
       const scarce = await stocked(1);
-      await expectStatus(
+      await expectGrpcStatus(
         inventory.reserveStock({
           orderId: randomUUID(),
           lines: [
@@ -229,7 +212,7 @@ describe("inventory service on real Postgres and NATS", () => {
       const sku = await stocked(10);
       const orderId = randomUUID();
       await inventory.reserveStock({ orderId, lines: [{ sku, quantity: 1 }] });
-      await expectStatus(
+      await expectGrpcStatus(
         inventory.reserveStock({ orderId, lines: [{ sku, quantity: 2 }] }),
         grpc.status.FAILED_PRECONDITION,
         `order ${orderId} already has a reservation`,
@@ -280,7 +263,7 @@ describe("inventory service on real Postgres and NATS", () => {
         "lines[1].sku: A-1 appears twice",
       ],
     ])("with %s is INVALID_ARGUMENT naming the field", async (_label, request, message) => {
-      await expectStatus(inventory.reserveStock(request()), grpc.status.INVALID_ARGUMENT, message);
+      await expectGrpcStatus(inventory.reserveStock(request()), grpc.status.INVALID_ARGUMENT, message);
     });
   });
 
@@ -430,7 +413,7 @@ describe("inventory service on real Postgres and NATS", () => {
       const orderId = randomUUID();
       await inventory.reserveStock({ orderId, lines: [{ sku, quantity: 1 }] });
       await inventory.releaseReservation({ orderId, reason: "payment declined" });
-      await expectStatus(
+      await expectGrpcStatus(
         inventory.commitReservation({ orderId }),
         grpc.status.FAILED_PRECONDITION,
         "was released (payment declined); it can no longer be committed",
@@ -439,12 +422,12 @@ describe("inventory service on real Postgres and NATS", () => {
 
     it("answers NOT_FOUND for an order without a reservation", async () => {
       const orderId = randomUUID();
-      await expectStatus(
+      await expectGrpcStatus(
         inventory.commitReservation({ orderId }),
         grpc.status.NOT_FOUND,
         `order ${orderId} has no reservation`,
       );
-      await expectStatus(
+      await expectGrpcStatus(
         inventory.releaseReservation({ orderId, reason: "" }),
         grpc.status.NOT_FOUND,
         `order ${orderId} has no reservation`,
@@ -455,11 +438,11 @@ describe("inventory service on real Postgres and NATS", () => {
       ["CommitReservation", (client: Inventory) => client.commitReservation({ orderId: "x" })],
       ["ReleaseReservation", (client: Inventory) => client.releaseReservation({ orderId: "", reason: "" })],
     ])("%s with a bad order id is INVALID_ARGUMENT naming order_id", async (_label, call) => {
-      await expectStatus(call(inventory), grpc.status.INVALID_ARGUMENT, /^order_id: /);
+      await expectGrpcStatus(call(inventory), grpc.status.INVALID_ARGUMENT, /^order_id: /);
     });
 
     it("ReleaseReservation with a reason over 500 characters is INVALID_ARGUMENT naming reason", async () => {
-      await expectStatus(
+      await expectGrpcStatus(
         inventory.releaseReservation({ orderId: randomUUID(), reason: "x".repeat(501) }),
         grpc.status.INVALID_ARGUMENT,
         "reason: must have at most 500 characters",
@@ -506,7 +489,7 @@ describe("inventory service on real Postgres and NATS", () => {
         "stock entry created",
       );
       expect(await level(sku)).toMatchObject({ sku, onHand: 0, reserved: 0, available: 0 });
-      await expectStatus(
+      await expectGrpcStatus(
         inventory.reserveStock({ orderId: randomUUID(), lines: [{ sku, quantity: 1 }] }),
         grpc.status.FAILED_PRECONDITION,
         `out of stock: ${sku} (1 requested, 0 available)`,

@@ -14,6 +14,7 @@ import { createClient, type PromiseClient, type RunningService } from "@agora/se
 import {
   createTestDatabase,
   EventProbe,
+  expectGrpcStatus,
   startTestNats,
   type TestDatabase,
   TestEventProducer,
@@ -27,14 +28,6 @@ import { isValidTrackingNumber } from "../src/tracking-numbers";
 import { berlin, confirmedOrder } from "./orders";
 
 type Shipping = PromiseClient<typeof ShippingServiceService>;
-
-async function expectStatus(call: Promise<unknown>, code: grpc.status, details: string): Promise<void> {
-  const outcome = await call.then(
-    () => ({ code: "OK", details: "" }),
-    (error: grpc.ServiceError) => ({ code: grpc.status[error.code], details: error.details }),
-  );
-  expect(outcome).toEqual({ code: grpc.status[code], details: expect.stringContaining(details) });
-}
 
 describe("shipping service on real Postgres and NATS", () => {
   let database: TestDatabase;
@@ -156,7 +149,7 @@ describe("shipping service on real Postgres and NATS", () => {
       ["quantity 0", { items: [{ sku: "AG-1", quantity: 0 }] }, "items[0].quantity: must be between 1 and 1000"],
       ["a bad SKU", { items: [{ sku: "bad sku", quantity: 1 }] }, "items[0].sku: must be upper case"],
     ])("rejects %s as INVALID_ARGUMENT naming the field", async (_label, overrides, message) => {
-      await expectStatus(
+      await expectGrpcStatus(
         shipping.getQuote({ address: berlin, items: [{ sku: "AG-1", quantity: 1 }], ...overrides }),
         grpc.status.INVALID_ARGUMENT,
         message,
@@ -322,26 +315,26 @@ describe("shipping service on real Postgres and NATS", () => {
       const asCustomer = (customerId: string) =>
         shipping.getShipment({ shipmentId, orderId: "" }, { metadata: { "x-agora-customer-id": customerId } });
       expect((await asCustomer("customer-9")).shipment?.shipmentId).toBe(shipmentId);
-      await expectStatus(asCustomer("customer-1"), grpc.status.NOT_FOUND, "not found");
+      await expectGrpcStatus(asCustomer("customer-1"), grpc.status.NOT_FOUND, "not found");
     });
 
     it("answers NOT_FOUND for an unknown id and INVALID_ARGUMENT naming the field for bad requests", async () => {
-      await expectStatus(
+      await expectGrpcStatus(
         shipping.getShipment({ shipmentId: randomUUID(), orderId: "" }),
         grpc.status.NOT_FOUND,
         "not found",
       );
-      await expectStatus(
+      await expectGrpcStatus(
         shipping.getShipment({ shipmentId: "", orderId: "" }),
         grpc.status.INVALID_ARGUMENT,
         "shipment_id: is required (or give order_id instead)",
       );
-      await expectStatus(
+      await expectGrpcStatus(
         shipping.getShipment({ shipmentId, orderId }),
         grpc.status.INVALID_ARGUMENT,
         "order_id: give either shipment_id or order_id, not both",
       );
-      await expectStatus(
+      await expectGrpcStatus(
         shipping.getShipment({ shipmentId: "s-1", orderId: "" }),
         grpc.status.INVALID_ARGUMENT,
         "shipment_id: must be a UUID",

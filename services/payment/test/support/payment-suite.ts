@@ -11,7 +11,15 @@ import {
 import { DeclineReason, LedgerEntryType, type Payment, PaymentStatus } from "@agora/contracts/agora/payment/v1/payment";
 import { PaymentServiceService } from "@agora/contracts/agora/payment/v1/payment_service";
 import { createClient, type Database, type PromiseClient, type RunningService } from "@agora/service-kit";
-import { EventProbe, startTestNats, TestEventProducer, type TestNats, waitUntil } from "@agora/testing";
+import {
+  EventProbe,
+  expectGrpcStatus,
+  grpcFailure,
+  startTestNats,
+  TestEventProducer,
+  type TestNats,
+  waitUntil,
+} from "@agora/testing";
 import * as grpc from "@grpc/grpc-js";
 import { type SQL, sql } from "drizzle-orm";
 import pino from "pino";
@@ -19,23 +27,6 @@ import { paymentService } from "../../src/main";
 import { consumedDispatches, dispatchedShipment } from "./shipment-dispatches";
 
 type PaymentClient = PromiseClient<typeof PaymentServiceService>;
-
-async function failure(call: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await call;
-  } catch (error) {
-    return error as grpc.ServiceError;
-  }
-  throw new Error("the call succeeded but was expected to fail");
-}
-
-async function expectStatus(call: Promise<unknown>, code: grpc.status, details: string | RegExp): Promise<void> {
-  const error = await failure(call);
-  expect({ code: grpc.status[error.code], details: error.details }).toEqual({
-    code: grpc.status[code],
-    details: typeof details === "string" ? expect.stringContaining(details) : expect.stringMatching(details),
-  });
-}
 
 const eur = (units: number, nanos = 0) => ({ currencyCode: "EUR", units, nanos });
 
@@ -167,7 +158,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
           expMonth: 7,
           expYear: 2031,
         });
-        await failure(
+        await grpcFailure(
           payment.tokenizeCard({ number: "5555555555554445", expMonth: 7, expYear: 2031, cvc: "4821", holderName: "" }),
         );
         const stored = JSON.stringify(await query(sql`select * from payment_methods`));
@@ -193,7 +184,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
           ],
         ]),
       )("rejects $label as INVALID_ARGUMENT naming the field", async ({ overrides, message }) => {
-        await expectStatus(
+        await expectGrpcStatus(
           payment.tokenizeCard({
             number: "4242424242424242",
             expMonth: 12,
@@ -318,7 +309,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
 
       it("refuses a repeated order id with another amount or customer (FAILED_PRECONDITION)", async () => {
         const first = await authorize({ amount: eur(10) });
-        await expectStatus(
+        await expectGrpcStatus(
           payment.authorizePayment({
             orderId: first.orderId,
             customerId: "customer-1",
@@ -328,7 +319,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
           grpc.status.FAILED_PRECONDITION,
           `order ${first.orderId} has a payment already (${first.paymentId}) for another amount (the first was 10.00 EUR)`,
         );
-        await expectStatus(
+        await expectGrpcStatus(
           payment.authorizePayment({
             orderId: first.orderId,
             customerId: "customer-2",
@@ -344,7 +335,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
         const paymentMethodId = await tokenize("4000 0000 0000 0259");
         const orderId = randomUUID();
         const started = Date.now();
-        await expectStatus(
+        await expectGrpcStatus(
           payment.authorizePayment({ orderId, customerId: "customer-1", amount: eur(10), paymentMethodId }),
           grpc.status.UNAVAILABLE,
           "the card processor did not answer within 400 ms; nothing was authorized; retry later",
@@ -352,7 +343,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
         const took = Date.now() - started;
         expect(took).toBeGreaterThanOrEqual(390);
         expect(took).toBeLessThan(5000);
-        await expectStatus(payment.getPayment({ paymentId: "", orderId }), grpc.status.NOT_FOUND, "not found");
+        await expectGrpcStatus(payment.getPayment({ paymentId: "", orderId }), grpc.status.NOT_FOUND, "not found");
         const [count] = await query<{ n: number }>(
           sql`select count(*)::int as n from payments where order_id = ${orderId}`,
         );
@@ -363,18 +354,18 @@ export function describePaymentService(title: string, openDatabase: () => Promis
         const paymentMethodId = await tokenize("4000 0000 0000 0341");
         const orderId = randomUUID();
         const request = { orderId, customerId: "customer-1", amount: eur(15), paymentMethodId };
-        await expectStatus(
+        await expectGrpcStatus(
           payment.authorizePayment(request),
           grpc.status.UNAVAILABLE,
           /^the card processor is unavailable \(simulated transient failure \(attempt 1;.*nothing was authorized/,
         );
         await stop();
         await start();
-        await expectStatus(payment.authorizePayment(request), grpc.status.UNAVAILABLE, "attempt 2");
+        await expectGrpcStatus(payment.authorizePayment(request), grpc.status.UNAVAILABLE, "attempt 2");
         const { payment: approved } = await payment.authorizePayment(request);
         expect(approved?.status).toBe(PaymentStatus.PAYMENT_STATUS_AUTHORIZED);
         // A different order with the same card fails twice again.
-        await expectStatus(
+        await expectGrpcStatus(
           payment.authorizePayment({ ...request, orderId: randomUUID() }),
           grpc.status.UNAVAILABLE,
           "attempt 1",
@@ -382,7 +373,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
       });
 
       it("answers NOT_FOUND for an unknown card token", async () => {
-        await expectStatus(
+        await expectGrpcStatus(
           payment.authorizePayment({
             orderId: randomUUID(),
             customerId: "customer-1",
@@ -406,7 +397,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
           [{ paymentMethodId: "4242424242424242" }, "payment_method_id: must be a token from TokenizeCard"],
         ]),
       )("rejects $label as INVALID_ARGUMENT naming the field", async ({ overrides, message }) => {
-        await expectStatus(
+        await expectGrpcStatus(
           payment.authorizePayment({
             orderId: randomUUID(),
             customerId: "customer-1",
@@ -461,7 +452,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
         expect((await payment.voidPayment({ paymentId: authorized.paymentId, reason: "again" })).payment).toEqual(
           voided,
         );
-        await expectStatus(
+        await expectGrpcStatus(
           payment.capturePayment({ paymentId: authorized.paymentId }),
           grpc.status.FAILED_PRECONDITION,
           `payment ${authorized.paymentId} is VOIDED; only an AUTHORIZED payment can be captured`,
@@ -474,18 +465,18 @@ export function describePaymentService(title: string, openDatabase: () => Promis
       it("refuses to void a captured or a declined payment (FAILED_PRECONDITION)", async () => {
         const captured = await authorize();
         await payment.capturePayment({ paymentId: captured.paymentId });
-        await expectStatus(
+        await expectGrpcStatus(
           payment.voidPayment({ paymentId: captured.paymentId, reason: "" }),
           grpc.status.FAILED_PRECONDITION,
           "is CAPTURED; it cannot be voided (refund it instead)",
         );
         const declined = await authorize({ number: "4000000000000002" });
-        await expectStatus(
+        await expectGrpcStatus(
           payment.voidPayment({ paymentId: declined.paymentId, reason: "" }),
           grpc.status.FAILED_PRECONDITION,
           "is DECLINED; it cannot be voided (nothing is held)",
         );
-        await expectStatus(
+        await expectGrpcStatus(
           payment.capturePayment({ paymentId: declined.paymentId }),
           grpc.status.FAILED_PRECONDITION,
           "is DECLINED",
@@ -494,23 +485,27 @@ export function describePaymentService(title: string, openDatabase: () => Promis
 
       it("answers NOT_FOUND for an unknown payment and INVALID_ARGUMENT for a bad id", async () => {
         const unknown = randomUUID();
-        await expectStatus(
+        await expectGrpcStatus(
           payment.capturePayment({ paymentId: unknown }),
           grpc.status.NOT_FOUND,
           `payment ${unknown} not found`,
         );
-        await expectStatus(payment.voidPayment({ paymentId: unknown, reason: "" }), grpc.status.NOT_FOUND, "not found");
-        await expectStatus(
+        await expectGrpcStatus(
+          payment.voidPayment({ paymentId: unknown, reason: "" }),
+          grpc.status.NOT_FOUND,
+          "not found",
+        );
+        await expectGrpcStatus(
           payment.capturePayment({ paymentId: "" }),
           grpc.status.INVALID_ARGUMENT,
           "payment_id: is required",
         );
-        await expectStatus(
+        await expectGrpcStatus(
           payment.voidPayment({ paymentId: "p1", reason: "" }),
           grpc.status.INVALID_ARGUMENT,
           "payment_id: must be a UUID",
         );
-        await expectStatus(
+        await expectGrpcStatus(
           payment.voidPayment({ paymentId: unknown, reason: "x".repeat(501) }),
           grpc.status.INVALID_ARGUMENT,
           "reason: must have at most 500 characters",
@@ -576,7 +571,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
 
       it("refuses what breaks the rules: more than is left, not captured, another payment's or amount's refund_id", async () => {
         const authorized = await authorize({ amount: eur(40) });
-        await expectStatus(
+        await expectGrpcStatus(
           payment.refundPayment({
             paymentId: authorized.paymentId,
             refundId: "refund-early-1",
@@ -587,7 +582,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
           "is AUTHORIZED; only a captured payment can be refunded",
         );
         await payment.capturePayment({ paymentId: authorized.paymentId });
-        await expectStatus(
+        await expectGrpcStatus(
           payment.refundPayment({
             paymentId: authorized.paymentId,
             refundId: "refund-big-1",
@@ -599,19 +594,19 @@ export function describePaymentService(title: string, openDatabase: () => Promis
         );
         const refundId = `refund-${randomUUID()}`;
         await payment.refundPayment({ paymentId: authorized.paymentId, refundId, amount: eur(5), reason: "" });
-        await expectStatus(
+        await expectGrpcStatus(
           payment.refundPayment({ paymentId: authorized.paymentId, refundId, amount: eur(6), reason: "" }),
           grpc.status.FAILED_PRECONDITION,
           `refund ${refundId} was made already with another amount (5.00 EUR)`,
         );
         const other = await authorize();
         await payment.capturePayment({ paymentId: other.paymentId });
-        await expectStatus(
+        await expectGrpcStatus(
           payment.refundPayment({ paymentId: other.paymentId, refundId, amount: eur(5), reason: "" }),
           grpc.status.FAILED_PRECONDITION,
           `refund_id ${refundId} was used for another payment`,
         );
-        await expectStatus(
+        await expectGrpcStatus(
           payment.refundPayment({
             paymentId: other.paymentId,
             refundId: "refund-usd-1",
@@ -621,7 +616,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
           grpc.status.INVALID_ARGUMENT,
           "amount.currency_code: must be EUR, the currency of the payment",
         );
-        await expectStatus(
+        await expectGrpcStatus(
           payment.refundPayment({ paymentId: randomUUID(), refundId: "refund-none-1", amount: eur(1), reason: "" }),
           grpc.status.NOT_FOUND,
           "not found",
@@ -636,7 +631,7 @@ export function describePaymentService(title: string, openDatabase: () => Promis
           [{ reason: "a reason of 501 characters".padEnd(501, ".") }, "reason: must have at most 500 characters"],
         ]),
       )("rejects $label as INVALID_ARGUMENT naming the field", async ({ overrides, message }) => {
-        await expectStatus(
+        await expectGrpcStatus(
           payment.refundPayment({
             paymentId: randomUUID(),
             refundId: "refund-0001",
@@ -667,26 +662,26 @@ export function describePaymentService(title: string, openDatabase: () => Promis
             { metadata: { "x-agora-customer-id": customerId } },
           );
         expect((await asCustomer("customer-7")).payment?.paymentId).toBe(authorized.paymentId);
-        await expectStatus(asCustomer("customer-8"), grpc.status.NOT_FOUND, "not found");
+        await expectGrpcStatus(asCustomer("customer-8"), grpc.status.NOT_FOUND, "not found");
       });
 
       it("wants exactly one of payment_id and order_id (INVALID_ARGUMENT naming the field)", async () => {
-        await expectStatus(
+        await expectGrpcStatus(
           payment.getPayment({ paymentId: "", orderId: "" }),
           grpc.status.INVALID_ARGUMENT,
           "payment_id: is required (or give order_id instead)",
         );
-        await expectStatus(
+        await expectGrpcStatus(
           payment.getPayment({ paymentId: randomUUID(), orderId: randomUUID() }),
           grpc.status.INVALID_ARGUMENT,
           "order_id: give either payment_id or order_id, not both",
         );
-        await expectStatus(
+        await expectGrpcStatus(
           payment.getPayment({ paymentId: "", orderId: "o-1" }),
           grpc.status.INVALID_ARGUMENT,
           "order_id: must be a UUID",
         );
-        await expectStatus(
+        await expectGrpcStatus(
           payment.getPayment({ paymentId: randomUUID(), orderId: "" }),
           grpc.status.NOT_FOUND,
           "not found",
