@@ -23,3 +23,11 @@ export async function expectGrpcStatus(
     details: typeof details === "string" ? expect.stringContaining(details) : expect.stringMatching(details),
   });
 }
+
+/** How a call ended, for comparing races: "OK" or "<CODE>: <details>". */
+export function grpcOutcome(call: Promise<unknown>): Promise<string> {
+  return call.then(
+    () => "OK",
+    (error: grpc.ServiceError) => `${grpc.status[error.code]}: ${error.details}`,
+  );
+}

@@ -7,6 +7,7 @@ import { createClient, type PromiseClient } from "@agora/service-kit";
 import {
   createTestDatabase,
   EventProbe,
+  grpcOutcome,
   type ServiceProcess,
   spawnServiceProcess,
   startService,
@@ -16,18 +17,10 @@ import {
   type TestNats,
   waitUntil,
 } from "@agora/testing";
-import * as grpc from "@grpc/grpc-js";
 import pino from "pino";
 import { inventoryService } from "../src/main";
 
 type Inventory = PromiseClient<typeof InventoryServiceService>;
-
-async function statusOf(call: Promise<unknown>): Promise<string> {
-  return call.then(
-    () => "OK",
-    (error: grpc.ServiceError) => `${grpc.status[error.code]}: ${error.details}`,
-  );
-}
 
 describe("reservation expiry", () => {
   let nats: TestNats;
@@ -85,7 +78,7 @@ describe("reservation expiry", () => {
         reason: "reservation expired before it was committed",
         reservation: { status: ReservationStatus.RESERVATION_STATUS_EXPIRED, lines: [{ sku: "EXP-1", quantity: 3 }] },
       });
-      expect(await statusOf(inventory.commitReservation({ orderId }))).toMatch(
+      expect(await grpcOutcome(inventory.commitReservation({ orderId }))).toMatch(
         /^FAILED_PRECONDITION: the reservation of order .* was expired \(reservation expired before it was committed\)/,
       );
       // Releasing an expired reservation is a no-op that returns it.
@@ -131,7 +124,7 @@ describe("reservation expiry", () => {
       await inventory.reserveStock({ orderId, lines: [{ sku: "EXP-3", quantity: 1 }] });
       await new Promise((resolve) => setTimeout(resolve, 450));
       expect((await inventory.getStock({ skus: ["EXP-3"] })).levels[0]).toMatchObject({ reserved: 1 });
-      expect(await statusOf(inventory.commitReservation({ orderId }))).toMatch(
+      expect(await grpcOutcome(inventory.commitReservation({ orderId }))).toMatch(
         /^FAILED_PRECONDITION: the reservation of order .* expired at .*; its stock was released/,
       );
       expect((await inventory.getStock({ skus: ["EXP-3"] })).levels[0]).toMatchObject({ onHand: 1, reserved: 0 });
@@ -234,6 +227,6 @@ describe("inventory as a process: demo stock from product events, expiry after a
       10_000,
       "hold released after the restart",
     );
-    expect(await statusOf(second.commitReservation({ orderId }))).toMatch(/^FAILED_PRECONDITION: .* was expired/);
+    expect(await grpcOutcome(second.commitReservation({ orderId }))).toMatch(/^FAILED_PRECONDITION: .* was expired/);
   }, 40_000);
 });

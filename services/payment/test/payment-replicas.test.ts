@@ -5,6 +5,7 @@ import { PaymentServiceService } from "@agora/contracts/agora/payment/v1/payment
 import type { PromiseClient } from "@agora/service-kit";
 import {
   createTestDatabase,
+  grpcOutcome,
   type StartedService,
   startService,
   startTestNats,
@@ -13,21 +14,12 @@ import {
   type TestNats,
   waitUntil,
 } from "@agora/testing";
-import * as grpc from "@grpc/grpc-js";
 import { paymentService } from "../src/main";
 import { dispatchedShipment } from "./support/shipment-dispatches";
 
 type PaymentClient = PromiseClient<typeof PaymentServiceService>;
 
 const eur = (units: number) => ({ currencyCode: "EUR", units, nanos: 0 });
-
-/** "OK" or "<CODE>: <details>" of a call. */
-function outcomeOf(call: Promise<unknown>): Promise<string> {
-  return call.then(
-    () => "OK",
-    (error: grpc.ServiceError) => `${grpc.status[error.code]}: ${error.details}`,
-  );
-}
 
 // Two replicas on one Postgres database: operations on one payment race across processes, where only
 // the database's re-check after the processor call (lock, look again) keeps the payment consistent.
@@ -88,8 +80,8 @@ describe("two payment replicas on one Postgres database", () => {
     for (let round = 0; round < 8; round++) {
       const { paymentId } = await authorize();
       const [captured, voided] = await Promise.all([
-        outcomeOf(a.capturePayment({ paymentId })),
-        outcomeOf(b.voidPayment({ paymentId, reason: "race" })),
+        grpcOutcome(a.capturePayment({ paymentId })),
+        grpcOutcome(b.voidPayment({ paymentId, reason: "race" })),
       ]);
       const { payment } = await a.getPayment({ paymentId, orderId: "" });
       if (captured === "OK") {
@@ -124,8 +116,8 @@ describe("two payment replicas on one Postgres database", () => {
     const { paymentId } = await authorize(eur(100));
     await a.capturePayment({ paymentId });
     const outcomes = await Promise.all([
-      outcomeOf(a.refundPayment({ paymentId, refundId: `refund-${randomUUID()}`, amount: eur(60), reason: "" })),
-      outcomeOf(b.refundPayment({ paymentId, refundId: `refund-${randomUUID()}`, amount: eur(70), reason: "" })),
+      grpcOutcome(a.refundPayment({ paymentId, refundId: `refund-${randomUUID()}`, amount: eur(60), reason: "" })),
+      grpcOutcome(b.refundPayment({ paymentId, refundId: `refund-${randomUUID()}`, amount: eur(70), reason: "" })),
     ]);
     expect(outcomes.filter((outcome) => outcome === "OK")).toHaveLength(1);
     expect(outcomes.find((outcome) => outcome !== "OK")).toMatch(
