@@ -20,7 +20,10 @@ export const upUsage = `Usage: ./agora up [options]
   --nats URL           use this NATS JetStream server instead of starting nats-server; also NATS_URL
   --otel URL           export traces over OTLP/gRPC (e.g. http://127.0.0.1:4317); also OTEL_EXPORTER_OTLP_ENDPOINT
   --only a,b           run only these services
-  --data DIR           where data is kept between runs (default .agora/ in the repository)`;
+  --data DIR           where data is kept between runs (default .agora/ in the repository)
+
+  <SERVICE>_DATABASE_URL  a database of its own for one service (e.g. ORDER_DATABASE_URL=postgres://…/orders);
+                       it wins over --postgres and the embedded database for that service`;
 
 /** Parses `./agora up` arguments; throws an Error naming the bad argument. */
 export function parseUpArguments(argv: readonly string[], env: NodeJS.ProcessEnv, repoRoot: string): UpOptions {

@@ -6,7 +6,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { checkHealth } from "@agora/service-kit";
 import postgres from "postgres";
 import { formatLogLine, prefixFor } from "./log-lines";
-import { addressVariable, discoverServices, type LocalService, startOrder } from "./service-catalog";
+import {
+  addressVariable,
+  databaseUrlVariable,
+  discoverServices,
+  type LocalService,
+  perServiceVariables,
+  startOrder,
+} from "./service-catalog";
 import { SupervisedProcess } from "./supervised-process";
 
 /** How to run the system locally. */
@@ -23,6 +30,11 @@ export interface LocalSystemOptions {
   natsPort?: number;
   /** A Postgres server URL: each service gets its own database "agora_<service>" on it instead of PGlite. */
   postgresUrl?: string;
+  /**
+   * A database of its own for some services, by service name (from `<SERVICE>_DATABASE_URL`, see
+   * {@link databaseUrlsFromEnv}); it wins over postgresUrl and PGlite for that service.
+   */
+  databaseUrls?: Record<string, string>;
   /** Appended to the per-service database names on the Postgres server (to keep runs apart). */
   databaseSuffix?: string;
   /** OTLP/gRPC endpoint for traces. */
@@ -37,6 +49,34 @@ export interface LocalSystemOptions {
   colour?: boolean;
   /** Only these services (and nothing else). Default: all. */
   only?: string[];
+  /** Aborting it while the system starts stops what was started (gracefully) and rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/**
+ * The `<SERVICE>_DATABASE_URL` variables of an environment, by service name (e.g. ORDER_DATABASE_URL →
+ * order). A bare DATABASE_URL is refused: it would put every service on one database.
+ */
+export function databaseUrlsFromEnv(env: NodeJS.ProcessEnv, serviceNames: readonly string[]): Record<string, string> {
+  if (env.DATABASE_URL) {
+    throw new Error(
+      "DATABASE_URL is set, which would give every service the same database; give each service its own " +
+        `(${serviceNames.map(databaseUrlVariable).slice(0, 2).join(", ")}, …) or use --postgres URL (a database per service on one server)`,
+    );
+  }
+  const urls: Record<string, string> = {};
+  for (const name of serviceNames) {
+    const url = env[databaseUrlVariable(name)];
+    if (url) urls[name] = url;
+  }
+  return urls;
+}
+
+/** The runner's environment without the variables that configure a single service. */
+function sharedEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const shared = { ...env };
+  for (const name of perServiceVariables) delete shared[name];
+  return shared;
 }
 
 /** A running service as the runner sees it. */
@@ -184,7 +224,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   const running: RunningLocalService[] = [];
   for (const [index, service] of services.entries()) {
     const env: NodeJS.ProcessEnv = {
-      ...process.env,
+      ...sharedEnvironment(process.env),
       NODE_OPTIONS: "",
       LOG_FORMAT: "json",
       LOG_LEVEL: process.env.LOG_LEVEL ?? "info",
@@ -202,7 +242,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
     if (service.grpcPort !== undefined) env.GRPC_PORT = String(service.grpcPort + offset);
     if (service.httpPort !== undefined) env.HTTP_PORT = String(service.httpPort + offset);
     if (service.database) {
-      if (options.postgresUrl) {
+      const ownUrl = options.databaseUrls?.[service.name];
+      if (ownUrl) {
+        env.DATABASE_URL = ownUrl;
+      } else if (options.postgresUrl) {
         env.DATABASE_URL = await ensureDatabase(
           options.postgresUrl,
           `agora_${service.name.replace(/-/g, "_")}${options.databaseSuffix ?? ""}`,
@@ -264,6 +307,10 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
   const started = new Set<string>();
   const deadline = Date.now() + 180_000;
   for (;;) {
+    if (options.signal?.aborted) {
+      await system.stop();
+      throw new DOMException("stopped while starting", "AbortError");
+    }
     const health = await system.health();
     for (const service of running) {
       if (!started.has(service.name) && service.downstreams.every((name) => health[name] === "SERVING")) {
@@ -279,7 +326,7 @@ export async function startLocalSystem(options: LocalSystemOptions): Promise<Loc
       await system.stop();
       throw new Error(`not healthy after 180 s: ${pending.join(", ")}`);
     }
-    await sleep(250);
+    await sleep(250, undefined, { signal: options.signal }).catch(() => undefined);
   }
   return system;
 }

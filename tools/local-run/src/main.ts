@@ -2,7 +2,8 @@
 import { resolve } from "node:path";
 import { servicesTable, tryCommands } from "./banner";
 import { parseUpArguments, upUsage } from "./command-line";
-import { type LocalSystem, startLocalSystem } from "./local-system";
+import { databaseUrlsFromEnv, type LocalSystem, startLocalSystem } from "./local-system";
+import { discoverServices } from "./service-catalog";
 
 const repoRoot = resolve(__dirname, "../../..");
 
@@ -18,9 +19,21 @@ async function main(): Promise<void> {
     process.stdout.write(`${upUsage}\n`);
     return;
   }
+  let databaseUrls: Record<string, string>;
+  try {
+    databaseUrls = databaseUrlsFromEnv(
+      process.env,
+      discoverServices(repoRoot).map((service) => service.name),
+    );
+  } catch (error) {
+    process.stderr.write(`agora up: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
   const colour = process.stdout.isTTY === true;
   let system: LocalSystem | undefined;
   let stopping = false;
+  // Ctrl-C while starting: startLocalSystem stops what it already started, gracefully, and rejects.
+  const starting = new AbortController();
   const shutdown = () => {
     if (stopping) {
       process.stderr.write("\nsecond interrupt: killing everything\n");
@@ -29,7 +42,11 @@ async function main(): Promise<void> {
     }
     stopping = true;
     process.stderr.write("\nstopping Agora (Ctrl-C again to kill)…\n");
-    (system?.stop() ?? Promise.resolve()).then(
+    if (!system) {
+      starting.abort();
+      return;
+    }
+    system.stop().then(
       () => process.exit(0),
       () => process.exit(1),
     );
@@ -41,17 +58,23 @@ async function main(): Promise<void> {
     `Starting Agora: ${options.postgresUrl ? `databases on ${options.postgresUrl}` : "embedded databases"}, ` +
       `${options.natsUrl ? `NATS at ${options.natsUrl}` : "its own nats-server"}, data in ${options.dataDir}${options.reset ? " (reset)" : ""}\n`,
   );
-  system = await startLocalSystem({
-    repoRoot,
-    dataDir: options.dataDir,
-    reset: options.reset,
-    natsUrl: options.natsUrl,
-    postgresUrl: options.postgresUrl,
-    otelEndpoint: options.otelEndpoint,
-    only: options.only,
-    colour,
-  });
-  if (stopping) return;
+  try {
+    system = await startLocalSystem({
+      repoRoot,
+      dataDir: options.dataDir,
+      reset: options.reset,
+      natsUrl: options.natsUrl,
+      postgresUrl: options.postgresUrl,
+      databaseUrls,
+      otelEndpoint: options.otelEndpoint,
+      only: options.only,
+      colour,
+      signal: starting.signal,
+    });
+  } catch (error) {
+    if (starting.signal.aborted) process.exit(0);
+    throw error;
+  }
   const health = await system.health();
   process.stdout.write(
     `\nAgora is up (NATS ${system.natsUrl}).\n\n${servicesTable(system.services, health)}\n\nTry:\n${tryCommands(system.services)}\n\n` +

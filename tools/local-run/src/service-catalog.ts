@@ -70,6 +70,18 @@ export function addressVariable(service: string): string {
   return `${service.toUpperCase().replace(/-/g, "_")}_ADDR`;
 }
 
+/** "order-history" → "ORDER_HISTORY_DATABASE_URL": the runner's way to give one service a database of its own. */
+export function databaseUrlVariable(service: string): string {
+  return `${service.toUpperCase().replace(/-/g, "_")}_DATABASE_URL`;
+}
+
+/**
+ * Variables that configure one service process, never all of them: the runner sets them per service,
+ * so a value in the runner's own environment (a DATABASE_URL exported for `./agora run`, say) must not
+ * leak into every child — nine services on one database would share one outbox and one inbox.
+ */
+export const perServiceVariables = ["DATABASE_URL", "PGLITE_DIR", "GRPC_PORT", "HTTP_PORT", "METRICS_PORT"] as const;
+
 /** Services in start order: downstreams before their callers (the gateway, calling everyone, last). */
 export function startOrder(services: readonly LocalService[]): LocalService[] {
   const byName = new Map(services.map((service) => [service.name, service]));

@@ -1,14 +1,17 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { waitUntil } from "@agora/testing";
+import { join, resolve } from "node:path";
+import { createTestDatabase, startTestNats, type TestDatabase, type TestNats, waitUntil } from "@agora/testing";
+import postgres from "postgres";
 import {
   addressVariable,
+  databaseUrlsFromEnv,
   discoverServices,
   formatLogLine,
   type LocalService,
   parseUpArguments,
   SupervisedProcess,
+  startLocalSystem,
   startOrder,
 } from "../src";
 
@@ -155,4 +158,98 @@ describe("SupervisedProcess", () => {
     await supervised.stop();
     expect(lines).toEqual(["ready", "draining"]);
   });
+});
+
+describe("databases of the local run", () => {
+  it("takes <SERVICE>_DATABASE_URL per service and refuses one DATABASE_URL for all", () => {
+    expect(
+      databaseUrlsFromEnv({ ORDER_HISTORY_DATABASE_URL: "postgres://h/history", CATALOG_DATABASE_URL: "" }, [
+        "catalog",
+        "order-history",
+      ]),
+    ).toEqual({ "order-history": "postgres://h/history" });
+    expect(() => databaseUrlsFromEnv({ DATABASE_URL: "postgres://h/one" }, ["catalog", "order"])).toThrow(
+      /DATABASE_URL is set.*CATALOG_DATABASE_URL, ORDER_DATABASE_URL.*--postgres/,
+    );
+  });
+});
+
+describe("startLocalSystem with a real service", () => {
+  const repoRoot = resolve(__dirname, "../../..");
+  // Clear of the default ports (a developer's ./agora up) and of the benchmark's (+1000).
+  const portOffset = 3000 + (process.pid % 500) * 10;
+  let nats: TestNats;
+  let database: TestDatabase;
+  const inheritedDatabaseUrl = process.env.DATABASE_URL;
+
+  beforeAll(async () => {
+    [nats, database] = await Promise.all([startTestNats(), createTestDatabase("local_run")]);
+  });
+  afterAll(async () => {
+    process.env.DATABASE_URL = inheritedDatabaseUrl;
+    await Promise.all([nats?.close(), database?.drop()]);
+  });
+
+  it("gives a service the database named for it, and never the runner's own DATABASE_URL", async () => {
+    const lines: string[] = [];
+    const dataDir = mkdtempSync(join(tmpdir(), "agora-local-run-data-"));
+    const start = (databaseUrls?: Record<string, string>) =>
+      startLocalSystem({
+        repoRoot,
+        dataDir,
+        natsUrl: nats.url,
+        env: { NATS_SUBJECT_PREFIX: nats.subjectPrefix },
+        databaseUrls,
+        only: ["catalog"],
+        portOffset,
+        writeLine: (line) => lines.push(line),
+      });
+    try {
+      const own = await start({ catalog: database.url });
+      await own.stop();
+      const sql = postgres(database.url, { max: 1, onnotice: () => {} });
+      const [row] = await sql<{ count: number }[]>`select count(*)::int as count from products`;
+      await sql.end();
+      expect(row?.count).toBeGreaterThanOrEqual(20);
+
+      // A DATABASE_URL exported in the runner's shell (for ./agora run) must not reach the children.
+      process.env.DATABASE_URL = "postgres://postgres@127.0.0.1:1/nowhere";
+      lines.length = 0;
+      const embedded = await start();
+      await embedded.stop();
+      expect(lines.join("\n")).toMatch(/embedded database ready/);
+      expect(lines.join("\n")).not.toMatch(/nowhere/);
+    } finally {
+      process.env.DATABASE_URL = inheritedDatabaseUrl;
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
+
+  it("stops what it started, gracefully, when aborted while starting", async () => {
+    const lines: string[] = [];
+    const dataDir = mkdtempSync(join(tmpdir(), "agora-local-run-data-"));
+    const aborting = new AbortController();
+    try {
+      const started = startLocalSystem({
+        repoRoot,
+        dataDir,
+        natsUrl: nats.url,
+        env: { NATS_SUBJECT_PREFIX: nats.subjectPrefix },
+        only: ["catalog"],
+        portOffset,
+        signal: aborting.signal,
+        writeLine: (line) => {
+          lines.push(line);
+          // The service process is up and opening its database: interrupt now, before it serves.
+          if (/embedded database|migrat/i.test(line)) aborting.abort();
+        },
+      });
+      await expect(started).rejects.toMatchObject({ name: "AbortError" });
+      // Stopped with SIGTERM and allowed to drain (the kit logs "stopped"), not killed.
+      expect(lines.join("\n")).toMatch(/stopped/);
+      expect(lines.join("\n")).not.toMatch(/exited unexpectedly/);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
