@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { freePort, type StartedService, startService } from "@agora/testing";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
@@ -34,6 +35,9 @@ describe("routes generated from annotations in a contract the gateway has never 
   let echo: StandInServer;
   let identity: StandInServer;
   let jwksCalls: { count: number };
+  /** What the identity stand-in publishes as its JWKS (a test rotates it). */
+  let publishedKeys: SigningKey["published"][];
+  const jwksRefreshIntervalMs = 1000;
   let key: SigningKey;
   let forger: SigningKey;
   let gateway: Echo;
@@ -76,12 +80,14 @@ describe("routes generated from annotations in a contract the gateway has never 
     key = await createSigningKey("test-key-1");
     forger = await createSigningKey("test-key-1");
     jwksCalls = { count: 0 };
-    identity = await startGrpcServer((server) => registerJwksStandIn(server, () => [key.published], jwksCalls));
+    publishedKeys = [key.published];
+    identity = await startGrpcServer((server) => registerJwksStandIn(server, () => publishedKeys, jwksCalls));
     gateway = await startGateway({
       DESCRIPTOR_SET_PATH: descriptorSet.path,
       DOWNSTREAM_ADDRS: `gatewaytest=${echo.address}`,
       IDENTITY_ADDR: identity.address,
       RATE_LIMIT_MAX: "10000",
+      JWKS_REFRESH_INTERVAL_MS: String(jwksRefreshIntervalMs),
     });
     url = gateway.url;
   });
@@ -171,6 +177,8 @@ describe("routes generated from annotations in a contract the gateway has never 
 
     it("answers 401 for a token from an unknown key, refreshing the keys once, not per request", async () => {
       const stranger = await createSigningKey("unknown-kid");
+      // Past the minimum interval since the last fetch (the one at start), so the first unknown kid refreshes.
+      await sleep(jwksRefreshIntervalMs + 100);
       const before = jwksCalls.count;
       for (let i = 0; i < 3; i++) {
         const response = await postJson(
@@ -183,7 +191,25 @@ describe("routes generated from annotations in a contract the gateway has never 
           "token signed with an unknown key",
         );
       }
-      expect(jwksCalls.count - before).toBeLessThanOrEqual(1);
+      expect(jwksCalls.count - before).toBe(1);
+    });
+
+    it("accepts a token from a key identity starts publishing later (rotation), after one refresh", async () => {
+      const rotated = await createSigningKey("test-key-2");
+      publishedKeys = [key.published, rotated.published];
+      await sleep(jwksRefreshIntervalMs + 100);
+      const before = jwksCalls.count;
+      try {
+        const response = await postJson(
+          "/v1/test/notes",
+          note,
+          bearer(await signToken(rotated, { sub: "customer-a" })),
+        );
+        expect(response.status).toBe(201);
+        expect(jwksCalls.count - before).toBe(1);
+      } finally {
+        publishedKeys = [key.published];
+      }
     });
 
     it("with a valid token: success_status, the customer as metadata and in customer_id_field, overriding the client", async () => {

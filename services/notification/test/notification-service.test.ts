@@ -114,6 +114,7 @@ describe("notification on real Postgres and NATS, fed by the kit's outbox and re
   const notified = (events: readonly RecordedEvent[]) => events.filter((event) => noticesByType.has(event.eventType));
 
   it("sends each event's message exactly once, also when events are delivered again", async () => {
+    const sentBefore = await metric("agora_notifications_total", { outcome: "sent" });
     const gracesOrders = rejectedAndStuck(grace);
     const stories = [shippedAndRefunded(ada), cancelled(ada), gracesOrders];
     const recorded = await source.write(stories.flatMap((story) => story.events));
@@ -143,6 +144,8 @@ describe("notification on real Postgres and NATS, fed by the kit's outbox and re
     const sent = await sentFor(recorded);
     expect(sent.map((row) => row.event_id).sort()).toEqual(expected.map((event) => event.eventId).sort());
     expect(sent.every((row) => row.copies === 1)).toBe(true);
+    // The channel was handed each message once: the redeliveries never reached the notifier.
+    expect((await metric("agora_notifications_total", { outcome: "sent" })) - sentBefore).toBe(expected.length);
 
     const [declined] = gracesOrders.orders;
     const { notifications: graces } = await notifications.listNotifications({
