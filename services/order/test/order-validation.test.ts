@@ -114,6 +114,20 @@ describe("PlaceOrder validation", () => {
     );
   });
 
+  it("accepts an expiry year up to 50 years ahead, as payment does, and names the limit beyond", () => {
+    expect(validatePlaceOrder(request({ card: { ...baseCard, expYear: 2076 } }), undefined, now).card.expYear).toBe(
+      2076,
+    );
+    expect(() => validatePlaceOrder(request({ card: { ...baseCard, expYear: 2077 } }), undefined, now)).toThrow(
+      "card.exp_year: must be at most 2076",
+    );
+    // The same rule next year: the limit moves with the clock, no year is hard-coded.
+    const nextYear = new Date("2027-11-23T10:00:00Z");
+    expect(
+      validatePlaceOrder(request({ card: { ...baseCard, expYear: 2077 } }), undefined, nextYear).card.expYear,
+    ).toBe(2077);
+  });
+
   it("accepts a card through the end of its expiry month", () => {
     expect(() =>
       validatePlaceOrder(request({ card: { ...baseCard, expYear: 2026, expMonth: 11 } }), undefined, now),

@@ -105,7 +105,10 @@ export interface PaymentCard {
   number: string;
   /** Expiry month, 1 to 12. */
   expMonth: number;
-  /** Expiry year with four digits, for example 2030. */
+  /**
+   * Expiry year with four digits; the card must not have expired, and the year may be at most 50
+   * years ahead.
+   */
   expYear: number;
   /** Card verification code, 3 or 4 digits. */
   cvc: string;
