@@ -111,7 +111,8 @@ export function validateCard(field: string, value: PaymentCard | undefined, now:
   }
   if (expYear > year + 50) throw new InvalidArgumentError(`${field}.exp_year`, `must be at most ${year + 50}`);
   const cvc = check.pattern(`${field}.cvc`, card.cvc, /^[0-9]{3,4}$/, "3 or 4 digits");
-  const holderName = check.text(`${field}.holder_name`, card.holderName, { max: 200 });
+  // Optional, as at payment: a card-not-present authorization does not check the name on the card.
+  const holderName = check.optionalText(`${field}.holder_name`, card.holderName, { max: 200 });
   return { number, expMonth, expYear, cvc, holderName };
 }
 

@@ -101,7 +101,7 @@ describe("PlaceOrder validation", () => {
     ["card.exp_year", { card: { ...baseCard, expYear: 30 } }],
     ["card.exp_year", { card: { ...baseCard, expYear: 2026, expMonth: 10 } }],
     ["card.cvc", { card: { ...baseCard, cvc: "12" } }],
-    ["card.holder_name", { card: { ...baseCard, holderName: "" } }],
+    ["card.holder_name", { card: { ...baseCard, holderName: "x".repeat(201) } }],
   ])("names %s when it is wrong", (field, overrides) => {
     expect(fieldOf(() => validatePlaceOrder(request(overrides), undefined, now))).toBe(field);
   });
@@ -126,6 +126,15 @@ describe("PlaceOrder validation", () => {
     expect(
       validatePlaceOrder(request({ card: { ...baseCard, expYear: 2077 } }), undefined, nextYear).card.expYear,
     ).toBe(2077);
+  });
+
+  it("accepts a card without a holder name, as payment's TokenizeCard does", () => {
+    expect(validatePlaceOrder(request({ card: { ...baseCard, holderName: "" } }), undefined, now).card.holderName).toBe(
+      "",
+    );
+    expect(
+      validatePlaceOrder(request({ card: { ...baseCard, holderName: "  Ada  " } }), undefined, now).card.holderName,
+    ).toBe("Ada");
   });
 
   it("accepts a card through the end of its expiry month", () => {

@@ -34,7 +34,10 @@ export interface TokenizeCardRequest {
   expYear: number;
   /** Card verification code, 3 or 4 digits; checked, never stored. */
   cvc: string;
-  /** Name on the card. */
+  /**
+   * Name on the card, optional, up to 200 characters: card-not-present authorizations do not check
+   * it (the number, expiry and CVC identify the card).
+   */
   holderName: string;
 }
 
