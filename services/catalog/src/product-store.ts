@@ -97,7 +97,7 @@ export class ProductStore {
       .from(products)
       .where(inArray(products.productId, [...productIds]));
     const byId = new Map(rows.map((row) => [row.productId, row]));
-    const missing = productIds.filter((id) => !byId.has(id));
+    const missing = [...new Set(productIds.filter((id) => !byId.has(id)))];
     if (missing.length > 0) throw new NotFoundError(`products not found: ${missing.join(", ")}`);
     return productIds.map((id) => byId.get(id) as ProductRow);
   }

@@ -80,10 +80,12 @@ describe("catalog service on a real Postgres database", () => {
     expect(kettle?.createTime).toBeInstanceOf(Date);
   });
 
-  it("gets one product and a batch in the order asked", async () => {
+  it("gets one product and a batch in the order asked, one product per requested id", async () => {
     expect((await catalog.getProduct({ productId: "chef-knife" })).product?.sku).toBe("AG-KIT-001");
     const batch = await catalog.batchGetProducts({ productIds: ["headlamp", "chef-knife", "headlamp"] });
-    expect(batch.products.map((product) => product.productId)).toEqual(["headlamp", "chef-knife"]);
+    // products[i] answers product_ids[i]: a repeated id is repeated, so callers can zip the two lists.
+    expect(batch.products.map((product) => product.productId)).toEqual(["headlamp", "chef-knife", "headlamp"]);
+    expect(batch.products[2]).toEqual(batch.products[0]);
   });
 
   it("searches name, description, category and SKU for every word", async () => {
@@ -150,7 +152,9 @@ describe("catalog service on a real Postgres database", () => {
       code: grpc.status.NOT_FOUND,
       details: "product no-such-product not found",
     });
-    await expect(catalog.batchGetProducts({ productIds: ["headlamp", "ghost-1", "ghost-2"] })).rejects.toMatchObject({
+    await expect(
+      catalog.batchGetProducts({ productIds: ["headlamp", "ghost-1", "ghost-2", "ghost-1"] }),
+    ).rejects.toMatchObject({
       code: grpc.status.NOT_FOUND,
       details: "products not found: ghost-1, ghost-2",
     });

@@ -97,6 +97,7 @@ describe("order-history against the real order flow", () => {
       CATALOG_ADDR: catalogAddress,
       INVENTORY_ADDR: processes.get("inventory")?.address ?? "",
       PAYMENT_ADDR: processes.get("payment")?.address ?? "",
+      SHIPPING_ADDR: processes.get("shipping")?.address ?? "",
       SAGA_RETRY_INITIAL_MS: "100",
       SAGA_RETRY_MAX_MS: "500",
       SAGA_SWEEP_INTERVAL_MS: "250",

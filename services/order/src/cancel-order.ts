@@ -20,11 +20,13 @@ export interface CancelOrderDeps {
 
 /**
  * CancelOrder: records the cancellation in the saga (one transaction), lets the executor compensate
- * — void the payment, release the stock — and waits until the order is CANCELLED. Idempotent: an
- * order already cancelled is returned as it is. FAILED_PRECONDITION once shipped, rejected (also
- * when a rejection wins the race) or parked for an operator. When the compensation cannot finish in
- * time (a downstream is down), the answer is UNAVAILABLE: the cancellation is recorded and completes
- * on its own; calling again waits again.
+ * — for a CONFIRMED order first stop the shipment at shipping, then void the payment and release the
+ * stock — and waits until the order is CANCELLED. Idempotent: an order already cancelled is returned
+ * as it is. FAILED_PRECONDITION once shipped — also when shipping answers that the parcel has left
+ * before this service heard of it (the order is then SHIPPED and nothing is given back) — rejected
+ * (also when a rejection wins the race) or parked for an operator. When the compensation cannot
+ * finish in time (a downstream is down), the answer is UNAVAILABLE: the cancellation is recorded and
+ * completes on its own; calling again waits again.
  */
 export async function cancelOrder(
   orderId: string,
@@ -48,7 +50,9 @@ export async function cancelOrder(
         case "REJECTED":
           throw new FailedPreconditionError(`order ${orderId} was rejected (${view.order.statusReason})`);
         case "SHIPPED":
-          throw new FailedPreconditionError(`order ${orderId} has shipped and can no longer be cancelled`);
+          throw new FailedPreconditionError(
+            `order ${orderId} has shipped and can no longer be cancelled (${view.order.statusReason})`,
+          );
         case "NEEDS_ATTENTION":
           throw new FailedPreconditionError(
             `order ${orderId} needs an operator: ${view.order.statusReason}; the cancellation resumes once it is fixed`,
@@ -59,8 +63,8 @@ export async function cancelOrder(
       const left = waitUntil - Date.now();
       if (left <= 0 || call.signal?.aborted) {
         throw new UnavailableError(
-          `order ${orderId}: the cancellation is recorded and still giving back stock and payment ` +
-            "(a service is slow or down); it completes on its own — follow it with GetOrder or WatchOrder",
+          `order ${orderId}: the cancellation is recorded and still in progress (a service is slow or down); ` +
+            "it completes on its own — follow it with GetOrder or WatchOrder",
         );
       }
       await subscription.next(Math.min(left, deps.pollMs), call.signal);

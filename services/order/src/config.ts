@@ -8,11 +8,13 @@ export const orderConfig = {
   CATALOG_ADDR: grpcAddress.default("127.0.0.1:50051"),
   INVENTORY_ADDR: grpcAddress.default("127.0.0.1:50052"),
   PAYMENT_ADDR: grpcAddress.default("127.0.0.1:50054"),
+  /** Shipping, which a CONFIRMED order's cancellation asks to stop the shipment (CancelShipment). */
+  SHIPPING_ADDR: grpcAddress.default("127.0.0.1:50055"),
   /** A saga that has not reserved, authorized and committed by then compensates and ends REJECTED. */
   SAGA_DEADLINE_MS: milliseconds.default(60_000),
-  /** Deadline of one saga call to inventory or payment, the kit's retries included. */
+  /** Deadline of one saga call to inventory, payment or shipping, the kit's retries included. */
   SAGA_STEP_TIMEOUT_MS: milliseconds.default(5_000),
-  /** How long the saga's circuit to inventory or payment stays open before a trial call (5 failures open it). */
+  /** How long the saga's circuit to inventory, payment or shipping stays open before a trial call (5 failures open it). */
   SAGA_BREAKER_HALF_OPEN_MS: milliseconds.default(5_000),
   /** How long an executor owns a saga it claimed; another replica takes over after that. */
   SAGA_LEASE_MS: milliseconds.default(30_000),

@@ -3,10 +3,18 @@ import { ReservationStatus } from "@agora/contracts/agora/inventory/v1/inventory
 import type { InventoryServiceService } from "@agora/contracts/agora/inventory/v1/inventory_service";
 import { DeclineReason, type Payment, PaymentStatus } from "@agora/contracts/agora/payment/v1/payment";
 import type { PaymentServiceService } from "@agora/contracts/agora/payment/v1/payment_service";
+import type { ShippingServiceService } from "@agora/contracts/agora/shipping/v1/shipping_service";
 import { money, type PromiseClient } from "@agora/service-kit";
 import { codeOf, GrpcCode } from "./grpc-status";
 import type { CardVault, Catalog } from "./place-order";
-import type { PaymentFacts, PaymentPort, PaymentState, ReservationState, StockPort } from "./saga/saga-steps";
+import type {
+  PaymentFacts,
+  PaymentPort,
+  PaymentState,
+  ReservationState,
+  ShipmentPort,
+  StockPort,
+} from "./saga/saga-steps";
 
 const reservationStates: Partial<Record<ReservationStatus, ReservationState>> = {
   [ReservationStatus.RESERVATION_STATUS_RESERVED]: "RESERVED",
@@ -81,6 +89,15 @@ export function paymentService(client: PromiseClient<typeof PaymentServiceServic
     },
     async void(paymentId, reason) {
       return factsOf((await client.voidPayment({ paymentId, reason })).payment);
+    },
+  };
+}
+
+/** Shipping behind the saga's {@link ShipmentPort}. */
+export function shippingShipments(client: PromiseClient<typeof ShippingServiceService>): ShipmentPort {
+  return {
+    async cancel(orderId, reason) {
+      await client.cancelShipment({ orderId, reason });
     },
   };
 }

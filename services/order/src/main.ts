@@ -11,10 +11,11 @@ import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog
 import { InventoryServiceService } from "@agora/contracts/agora/inventory/v1/inventory_service";
 import { OrderServiceService } from "@agora/contracts/agora/order/v1/order_service";
 import { PaymentServiceService } from "@agora/contracts/agora/payment/v1/payment_service";
+import { ShippingServiceService } from "@agora/contracts/agora/shipping/v1/shipping_service";
 import { defineService } from "@agora/service-kit";
 import { checkSagaConfig, orderConfig } from "./config";
 import * as schema from "./db/schema";
-import { catalogProducts, inventoryStock, paymentCards, paymentService } from "./downstreams";
+import { catalogProducts, inventoryStock, paymentCards, paymentService, shippingShipments } from "./downstreams";
 import { orderHandlers } from "./grpc-handlers";
 import { OrderChangeFeed } from "./order-changes";
 import { OrderStore, sagaDueChannel } from "./order-store";
@@ -50,6 +51,7 @@ export const orderService = defineService({
       policies: steps,
     });
     const payment = client(PaymentServiceService, config.PAYMENT_ADDR, { downstream: "payment", policies: steps });
+    const shipping = client(ShippingServiceService, config.SHIPPING_ADDR, { downstream: "shipping", policies: steps });
     // PlaceOrder's TokenizeCard has a breaker of its own: authorizations failing for one order (a card
     // whose processor times out) must not stop other customers from placing orders.
     const cards = client(PaymentServiceService, config.PAYMENT_ADDR, { downstream: "payment-cards" });
@@ -61,6 +63,7 @@ export const orderService = defineService({
         store: sagas,
         stock: inventoryStock(inventory),
         payments: paymentService(payment),
+        shipments: shippingShipments(shipping),
         logger,
         tracer,
         registry,

@@ -89,7 +89,8 @@ export function passesLuhn(digits: string): boolean {
 
 /**
  * Checks a card before it goes to the payment service, so bad input is named in the order's terms
- * (`card.number`). `now` decides expiry: a card is valid through the end of its expiry month.
+ * (`card.number`), by the payment service's rules: `now` decides expiry — a card is valid through the
+ * end of its expiry month, and its year may be at most 50 years ahead.
  */
 export function validateCard(field: string, value: PaymentCard | undefined, now: Date = new Date()): PaymentCard {
   const card = check.present(field, value);
@@ -102,14 +103,16 @@ export function validateCard(field: string, value: PaymentCard | undefined, now:
   }
   if (!passesLuhn(number)) throw new InvalidArgumentError(`${field}.number`, "is not a valid card number");
   const expMonth = check.integer(`${field}.exp_month`, card.expMonth, { min: 1, max: 12 });
-  const expYear = check.integer(`${field}.exp_year`, card.expYear, { min: 2000, max: 2099 });
+  const expYear = check.integer(`${field}.exp_year`, card.expYear, { min: 1000, max: 9999 });
   const year = now.getUTCFullYear();
   const month = now.getUTCMonth() + 1;
   if (expYear < year || (expYear === year && expMonth < month)) {
     throw new InvalidArgumentError(`${field}.exp_year`, "the card has expired");
   }
+  if (expYear > year + 50) throw new InvalidArgumentError(`${field}.exp_year`, `must be at most ${year + 50}`);
   const cvc = check.pattern(`${field}.cvc`, card.cvc, /^[0-9]{3,4}$/, "3 or 4 digits");
-  const holderName = check.text(`${field}.holder_name`, card.holderName, { max: 200 });
+  // Optional, as at payment: a card-not-present authorization does not check the name on the card.
+  const holderName = check.optionalText(`${field}.holder_name`, card.holderName, { max: 200 });
   return { number, expMonth, expYear, cvc, holderName };
 }
 

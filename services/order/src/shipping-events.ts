@@ -24,8 +24,11 @@ async function lockOrder(tx: OrderTx, shipment: Shipment | undefined) {
  * The order service's reactions to shipping's events, each applied in the inbox transaction:
  * `shipment_dispatched` moves a CONFIRMED order to SHIPPED (with history and `agora.order.shipped`);
  * a redelivery, or an order already SHIPPED, changes nothing. `shipment_created` goes to the saga log.
- * A dispatch for an order that is not CONFIRMED (cancelled meanwhile, say) is logged for operators
- * and changes nothing; one for a PENDING order is retried (it cannot have been confirmed yet).
+ * A dispatch for an order whose cancellation is under way changes nothing either: the cancellation's
+ * CancelShipment step learns of the dispatch from shipping itself and ends the order SHIPPED (or, if
+ * shipping had agreed to stop the shipment first, there is no dispatch). A dispatch for an order that
+ * is not CONFIRMED is logged for operators and changes nothing; one for a PENDING order is retried (it
+ * cannot have been confirmed yet).
  */
 export function shippingHandlers(store: OrderStore, logger: Logger): EventHandler<OrderSchema>[] {
   return [
@@ -43,9 +46,19 @@ export function shippingHandlers(store: OrderStore, logger: Logger): EventHandle
           throw new Error(`order ${order.orderId} is not confirmed yet; retrying the dispatch later`);
         case "CONFIRMED": {
           const [saga] = await tx
-            .select({ compensation: orderSagas.compensation })
+            .select({ compensation: orderSagas.compensation, step: orderSagas.step })
             .from(orderSagas)
             .where(eq(orderSagas.orderId, order.orderId));
+          if (saga?.step === "CANCEL_SHIPMENT") {
+            // CancelOrder came first: its saga hears of the dispatch from shipping and ends the order SHIPPED.
+            await tx.insert(orderSagaLog).values({
+              orderId: order.orderId,
+              step: "-",
+              outcome: "shipment-dispatched-during-cancel",
+              detail: `${detail} while the cancellation asks shipping to stop it; the saga settles it`,
+            });
+            return;
+          }
           if (saga?.compensation) break;
           await store.changeStatus(tx, order.orderId, { status: "SHIPPED", reason: detail });
           return;

@@ -3,7 +3,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { OrderConfirmedEvent, OrderNeedsAttentionEvent } from "@agora/contracts";
 import { OrderServiceService } from "@agora/contracts/agora/order/v1/order_service";
-import { LedgerEntryType } from "@agora/contracts/agora/payment/v1/payment";
+import { LedgerEntryType, PaymentStatus } from "@agora/contracts/agora/payment/v1/payment";
+import { ShipmentStatus } from "@agora/contracts/agora/shipping/v1/shipment";
 import { createClient, createLogger, type Database, openDatabase, type PromiseClient } from "@agora/service-kit";
 import { EventProbe, type ServiceProcess, spawnServiceProcess, startService, waitUntil } from "@agora/testing";
 import { sql } from "drizzle-orm";
@@ -130,6 +131,65 @@ describe("the order saga through crashes and outages", () => {
     } finally {
       await order.stop();
       await system.restart("inventory");
+    }
+  }, 90_000);
+
+  it("finishes the cancellation of a CONFIRMED order after shipping was down and the order service was killed (SIGKILL)", async () => {
+    // Shipping is down from before the order (so it creates and dispatches nothing meanwhile); back with
+    // a long dispatch delay, so the restarted saga finds the shipment — if any — not yet left.
+    await system.kill("shipping");
+    const url = (await system.newDatabase("order_cancel_crash")).url;
+    const env = system.orderEnv({
+      DATABASE_URL: url,
+      CANCEL_WAIT_MS: "1500",
+      SAGA_COMPENSATION_MAX_ATTEMPTS: "1000",
+    });
+    let order: ServiceProcess = await spawnServiceProcess(entryOf("order"), env);
+    const database = await orderDatabase(url);
+    try {
+      const before = await stock("AG-COF-003");
+      const orderId = (await orderClient(order.address).placeOrder(placeRequest())).order?.orderId as string;
+      await waitForStatus(orderClient(order.address), orderId, "CONFIRMED");
+      const answer = await orderClient(order.address)
+        .cancelOrder({ orderId, reason: "changed my mind" })
+        .then(
+          () => "OK",
+          (error: { code: number; details: string }) => `${error.code}: ${error.details}`,
+        );
+      expect(answer).toMatch(/^14: order .*: the cancellation is recorded and still in progress/);
+      const log = await sagaLog(database, orderId);
+      expect(
+        log.filter((entry) => entry.step === "CANCEL_SHIPMENT" && entry.outcome === "retry").length,
+      ).toBeGreaterThan(0);
+      expect(log.some((entry) => entry.step === "VOID_PAYMENT")).toBe(false);
+      order.kill("SIGKILL");
+      await order.exited;
+      // Nothing was given back while shipping could not confirm the shipment is stopped.
+      expect((await system.payment.getPayment({ paymentId: "", orderId })).payment?.status).toBe(
+        PaymentStatus.PAYMENT_STATUS_AUTHORIZED,
+      );
+      expect((await stock("AG-COF-003")).onHand).toBe((before.onHand ?? 0) - 1);
+
+      await system.restart("shipping", { DISPATCH_DELAY_MS: "60000" });
+      order = await spawnServiceProcess(entryOf("order"), env);
+      const cancelled = await waitForStatus(orderClient(order.address), orderId, "CANCELLED", 30_000);
+      expect(cancelled.statusReason).toBe("changed my mind");
+      expect((await system.payment.getPayment({ paymentId: "", orderId })).payment?.status).toBe(
+        PaymentStatus.PAYMENT_STATUS_VOIDED,
+      );
+      expect(await stock("AG-COF-003")).toEqual(before);
+      // Called off, or never created (shipping recorded the cancellation before the confirmation).
+      const shipment = await system.shipping.getShipment({ shipmentId: "", orderId }).then(
+        (found) => found.shipment?.status,
+        () => undefined,
+      );
+      expect([undefined, ShipmentStatus.SHIPMENT_STATUS_CANCELLED]).toContain(shipment);
+      expect((await sagaLog(database, orderId)).map((entry) => `${entry.step} ${entry.outcome}`)).toEqual(
+        expect.arrayContaining(["CANCEL_SHIPMENT done", "VOID_PAYMENT done", "RELEASE_STOCK done"]),
+      );
+    } finally {
+      await order.stop();
+      await system.restart("shipping");
     }
   }, 90_000);
 

@@ -4,11 +4,13 @@ import {
   OrderPlacedEvent,
   OrderRejectedEvent,
   OrderShippedEvent,
+  ShipmentDispatchedEvent,
 } from "@agora/contracts";
 import type { Address } from "@agora/contracts/agora/common/v1/address";
 import type { Order, PaymentCard } from "@agora/contracts/agora/order/v1/order";
 import { OrderServiceService } from "@agora/contracts/agora/order/v1/order_service";
 import { LedgerEntryType, PaymentStatus } from "@agora/contracts/agora/payment/v1/payment";
+import { ShipmentStatus } from "@agora/contracts/agora/shipping/v1/shipment";
 import type { PromiseClient } from "@agora/service-kit";
 import { EventProbe, type StartedService, startService, waitUntil } from "@agora/testing";
 import { sql } from "drizzle-orm";
@@ -58,6 +60,21 @@ describe("order service with the real catalog, inventory, payment and shipping",
 
   async function paymentOf(orderId: string) {
     return (await system.payment.getPayment({ paymentId: "", orderId })).payment;
+  }
+
+  async function shipmentOf(orderId: string) {
+    return system.shipping.getShipment({ shipmentId: "", orderId }).then(
+      (answer) => answer.shipment,
+      () => undefined,
+    );
+  }
+
+  /** The saga's own lines of an order's saga log (without the notes on shipping's events). */
+  async function sagaLog(orderId: string): Promise<string[]> {
+    const rows = await query<{ step: string; outcome: string }>(
+      sql`select step, outcome from order_saga_log where order_id = ${orderId} and step <> '-' order by id`,
+    );
+    return rows.map((row) => `${row.step} ${row.outcome}`);
   }
 
   async function eventsAbout(orderId: string, context = "order") {
@@ -238,7 +255,7 @@ describe("order service with the real catalog, inventory, payment and shipping",
     expect(other.details).toMatch(/^idempotency_key: was already used for order/);
   });
 
-  it("cancels a confirmed order: payment voided, stock back, CANCELLED; again is the same answer", async () => {
+  it("cancels a confirmed order: shipment stopped, payment voided, stock back, CANCELLED; again is the same answer", async () => {
     const before = await stock("AG-COF-003");
     const { order } = await orders.placeOrder(placeRequest());
     const orderId = order?.orderId as string;
@@ -248,6 +265,22 @@ describe("order service with the real catalog, inventory, payment and shipping",
     expect(cancelled?.statusReason).toBe("found a cheaper kettle");
     expect((await paymentOf(orderId))?.status).toBe(PaymentStatus.PAYMENT_STATUS_VOIDED);
     expect(await stock("AG-COF-003")).toEqual(before);
+    // Shipping agreed to stop the shipment before anything was given back.
+    expect(await sagaLog(orderId)).toEqual([
+      "RESERVE_STOCK placed",
+      "RESERVE_STOCK done",
+      "AUTHORIZE_PAYMENT done",
+      "COMMIT_STOCK done",
+      "DONE cancel-requested",
+      "CANCEL_SHIPMENT done",
+      "VOID_PAYMENT done",
+      "RELEASE_STOCK done",
+    ]);
+    // Called off at once (or, if shipping had not created it yet, never created): well past the
+    // dispatch delay (1.5 s) nothing has left.
+    expect([undefined, ShipmentStatus.SHIPMENT_STATUS_CANCELLED]).toContain((await shipmentOf(orderId))?.status);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect([undefined, ShipmentStatus.SHIPMENT_STATUS_CANCELLED]).toContain((await shipmentOf(orderId))?.status);
     const again = await orders.cancelOrder({ orderId, reason: "" });
     expect(again.order?.history).toEqual(cancelled?.history);
     const [event] = (
@@ -272,6 +305,100 @@ describe("order service with the real catalog, inventory, payment and shipping",
       code: "FAILED_PRECONDITION",
       details: `order ${fine?.orderId}: the order has shipped and can no longer be cancelled`,
     });
+  });
+
+  it("gives nothing away when the parcel left before the order service heard of it: cancel refused, SHIPPED", async () => {
+    const before = await stock("AG-COF-003");
+    const { order } = await orders.placeOrder(placeRequest());
+    const orderId = order?.orderId as string;
+    await waitForStatus(orders, orderId, "CONFIRMED");
+    // Hold the order service's inbox (a SHARE lock blocks its inserts): shipment_dispatched reaches the
+    // order service but cannot be applied — the order stays CONFIRMED after shipping dispatched it.
+    const database = service.running.database;
+    if (!database) throw new Error("the order service has no database");
+    let release = () => {};
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let holding = () => {};
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const holder = database.db.transaction(async (tx) => {
+      await tx.execute(sql`lock table agora_processed_events in share mode`);
+      holding();
+      await released;
+    });
+    let refused: { code: string; details: string };
+    let shipment: Awaited<ReturnType<typeof shipmentOf>>;
+    try {
+      await held;
+      await waitUntil(
+        async () => (await shipmentOf(orderId))?.status === ShipmentStatus.SHIPMENT_STATUS_DISPATCHED,
+        15_000,
+        "dispatched by shipping",
+      );
+      shipment = await shipmentOf(orderId);
+      await waitUntil(
+        async () => {
+          const [row] = await query<{ n: number }>(sql`
+            select count(*)::int as n from pg_locks
+            where not granted and locktype = 'relation'
+              and database = (select oid from pg_database where datname = current_database())`);
+          return (row?.n ?? 0) > 0;
+        },
+        10_000,
+        "shipment_dispatched waiting at the order service's inbox",
+      );
+      expect(statusName((await orders.getOrder({ orderId })).order?.status ?? 0)).toBe("CONFIRMED");
+      refused = await failure(() => orders.cancelOrder({ orderId, reason: "too late" }));
+    } finally {
+      release();
+      await holder;
+    }
+    expect(refused).toEqual({
+      code: "FAILED_PRECONDITION",
+      details:
+        `order ${orderId} has shipped and can no longer be cancelled (the cancellation came too late: ` +
+        `order ${orderId}: shipment ${shipment?.shipmentId} was dispatched at ${shipment?.dispatchTime?.toISOString()}, ` +
+        `tracking number ${shipment?.trackingNumber}; it can no longer be cancelled)`,
+    });
+    // Nothing given back: the stock left with the parcel, the payment is captured, not voided.
+    expect(await stock("AG-COF-003")).toEqual({
+      ...before,
+      onHand: before.onHand - 1,
+      available: before.available - 1,
+    });
+    await waitUntil(
+      async () => (await paymentOf(orderId))?.status === PaymentStatus.PAYMENT_STATUS_CAPTURED,
+      15_000,
+      "payment captured",
+    );
+    expect(
+      (await paymentOf(orderId))?.ledger.filter((entry) => entry.type === LedgerEntryType.LEDGER_ENTRY_TYPE_VOID),
+    ).toEqual([]);
+    // The late event, applied once the inbox is free, finds the order SHIPPED already: one SHIPPED, one event.
+    const [dispatched] = (
+      await probe.waitFor(ShipmentDispatchedEvent, (events) =>
+        events.some((probed) => probed.payload.shipment?.orderId === orderId),
+      )
+    ).filter((probed) => probed.payload.shipment?.orderId === orderId);
+    await waitUntil(
+      async () =>
+        (await query(sql`select 1 from agora_processed_events where event_id = ${dispatched?.event.id as string}`))
+          .length === 1,
+      10_000,
+      "shipment_dispatched applied by the order service",
+    );
+    const shipped = await waitForStatus(orders, orderId, "SHIPPED");
+    expect(shipped.history.map((change) => statusName(change.status))).toEqual(["PENDING", "CONFIRMED", "SHIPPED"]);
+    expect((await sagaLog(orderId)).slice(4)).toEqual(["DONE cancel-requested", "CANCEL_SHIPMENT refused"]);
+    await probe.waitFor(OrderShippedEvent, (events) => events.some((probed) => probed.event.aggregateId === orderId));
+    expect((await eventsAbout(orderId)).map((probed) => probed.event.type)).toEqual([
+      "agora.order.placed",
+      "agora.order.confirmed",
+      "agora.order.shipped",
+    ]);
   });
 
   it("shows a customer only their own orders, newest first, page by page", async () => {

@@ -101,7 +101,7 @@ describe("PlaceOrder validation", () => {
     ["card.exp_year", { card: { ...baseCard, expYear: 30 } }],
     ["card.exp_year", { card: { ...baseCard, expYear: 2026, expMonth: 10 } }],
     ["card.cvc", { card: { ...baseCard, cvc: "12" } }],
-    ["card.holder_name", { card: { ...baseCard, holderName: "" } }],
+    ["card.holder_name", { card: { ...baseCard, holderName: "x".repeat(201) } }],
   ])("names %s when it is wrong", (field, overrides) => {
     expect(fieldOf(() => validatePlaceOrder(request(overrides), undefined, now))).toBe(field);
   });
@@ -112,6 +112,29 @@ describe("PlaceOrder validation", () => {
     expect(() => validatePlaceOrder(request({ customerId: "customer-2" }), "customer-1", now)).toThrow(
       PermissionDeniedError,
     );
+  });
+
+  it("accepts an expiry year up to 50 years ahead, as payment does, and names the limit beyond", () => {
+    expect(validatePlaceOrder(request({ card: { ...baseCard, expYear: 2076 } }), undefined, now).card.expYear).toBe(
+      2076,
+    );
+    expect(() => validatePlaceOrder(request({ card: { ...baseCard, expYear: 2077 } }), undefined, now)).toThrow(
+      "card.exp_year: must be at most 2076",
+    );
+    // The same rule next year: the limit moves with the clock, no year is hard-coded.
+    const nextYear = new Date("2027-11-23T10:00:00Z");
+    expect(
+      validatePlaceOrder(request({ card: { ...baseCard, expYear: 2077 } }), undefined, nextYear).card.expYear,
+    ).toBe(2077);
+  });
+
+  it("accepts a card without a holder name, as payment's TokenizeCard does", () => {
+    expect(validatePlaceOrder(request({ card: { ...baseCard, holderName: "" } }), undefined, now).card.holderName).toBe(
+      "",
+    );
+    expect(
+      validatePlaceOrder(request({ card: { ...baseCard, holderName: "  Ada  " } }), undefined, now).card.holderName,
+    ).toBe("Ada");
   });
 
   it("accepts a card through the end of its expiry month", () => {

@@ -215,14 +215,59 @@ describe("the order saga state machine", () => {
       expect(refused.order?.status).toBe("REJECTED");
     });
 
-    it("compensates a CONFIRMED order right away: void, release, CANCELLED", () => {
+    const confirmedCancel = (reason = "too slow") => {
       const confirmed = drive([done, { kind: "done", paymentId: "p" }, done]).final.state;
-      const plan = planCancel("CONFIRMED", confirmed, "too slow");
+      const plan = planCancel("CONFIRMED", confirmed, reason);
       if (plan.kind !== "start") throw new Error("expected start");
-      expect(plan.decision.state).toMatchObject({ step: "VOID_PAYMENT", compensation: "CANCELLED" });
-      const voided = run(plan.decision.state, done);
+      return plan.decision;
+    };
+
+    it("cancels a CONFIRMED order's shipment first, then voids, releases, CANCELLED", () => {
+      const plan = confirmedCancel();
+      expect(plan.state).toMatchObject({ step: "CANCEL_SHIPMENT", compensation: "CANCELLED", attempts: 0 });
+      expect(plan.runInMs).toBe(0);
+      expect(plan.order).toBeUndefined();
+      const stopped = run(plan.state, done);
+      expect(stopped.state.step).toBe("VOID_PAYMENT");
+      expect(stopped.order).toBeUndefined();
+      const voided = run(stopped.state, done);
+      expect(voided.state.step).toBe("RELEASE_STOCK");
       const released = run(voided.state, done);
       expect(released.order).toEqual({ status: "CANCELLED", reason: "too slow" });
+    });
+
+    it("gives nothing back when shipping answers that the parcel has left: the order is SHIPPED", () => {
+      const answer = "order o: shipment s was dispatched at …, tracking number AG1; it can no longer be cancelled";
+      const decision = run(confirmedCancel().state, { kind: "refused", reason: answer, shipped: true });
+      expect(decision.order).toEqual({ status: "SHIPPED", reason: `the cancellation came too late: ${answer}` });
+      expect(decision.state).toMatchObject({ step: "DONE", compensation: null, parked: false });
+      expect(decision.runInMs).toBeUndefined();
+      expect(decision.log).toEqual({ step: "CANCEL_SHIPMENT", outcome: "refused", detail: answer });
+    });
+
+    it("retries shipping while it is down and parks the cancellation before giving anything back", () => {
+      let state = confirmedCancel().state;
+      let decision: SagaDecision | undefined;
+      for (let attempt = 1; attempt <= settings.maxCompensationAttempts; attempt++) {
+        decision = run(state, unavailable);
+        state = decision.state;
+      }
+      expect(decision?.state).toMatchObject({ step: "CANCEL_SHIPMENT", parked: true, paymentMayBeHeld: true });
+      expect(decision?.order).toEqual({
+        status: "NEEDS_ATTENTION",
+        reason: "too slow; then stop the shipment failed 3 times: UNAVAILABLE: connection refused",
+      });
+      // Any other refusal from shipping parks it at once.
+      expect(run(confirmedCancel().state, { kind: "refused", reason: "INVALID_ARGUMENT: x" }).order?.status).toBe(
+        "NEEDS_ATTENTION",
+      );
+    });
+
+    it("cancels a PENDING order without asking shipping (it was never confirmed, so nothing ships)", () => {
+      const plan = pending(markCalling(initialSagaState()));
+      if (plan.kind !== "start") throw new Error("expected start");
+      const afterReserve = afterStep(plan.decision.state, done, settings);
+      expect(afterReserve.state.step).toBe("RELEASE_STOCK");
     });
 
     it("is idempotent, refuses final and parked orders, and waits for one under way", () => {

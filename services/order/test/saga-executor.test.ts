@@ -24,7 +24,7 @@ import { GrpcCode } from "../src/grpc-status";
 import { type NewOrder, OrderStore, sagaDueChannel } from "../src/order-store";
 import type { SagaSettings } from "../src/saga/place-order-saga";
 import { SagaExecutor } from "../src/saga/saga-executor";
-import type { PaymentFacts, PaymentPort, StockPort } from "../src/saga/saga-steps";
+import type { PaymentFacts, PaymentPort, ShipmentPort, StockPort } from "../src/saga/saga-steps";
 import { SagaStore } from "../src/saga/saga-store";
 import { runResumeCommand } from "../src/tools/resume-saga";
 
@@ -43,9 +43,10 @@ function grpcError(code: number, details: string): Error {
 }
 const unavailable = () => grpcError(GrpcCode.UNAVAILABLE, "connection refused");
 
-/** Scripted inventory and payment that record every call per order. */
+/** Scripted inventory, payment and shipping that record every call per order. */
 class Downstreams {
   readonly calls: string[] = [];
+  cancelShipment: (orderId: string) => Promise<void> = async () => {};
   reserve: (orderId: string) => Promise<void> = async () => {};
   release: (orderId: string) => Promise<void> = async () => {};
   authorize: (orderId: string) => Promise<PaymentFacts> = async (orderId) => this.authorized(orderId);
@@ -73,6 +74,13 @@ class Downstreams {
     release: async (orderId) => {
       this.calls.push(`release ${orderId}`);
       await this.release(orderId);
+    },
+  };
+
+  readonly shipments: ShipmentPort = {
+    cancel: async (orderId) => {
+      this.calls.push(`cancel-shipment ${orderId}`);
+      await this.cancelShipment(orderId);
     },
   };
 
@@ -142,6 +150,7 @@ describe("saga executor on a real Postgres database", () => {
         store: options.store ?? sagaStore(),
         stock: downstreams.stock,
         payments: downstreams.port,
+        shipments: downstreams.shipments,
         logger,
         tracer,
         registry: new Registry(),
@@ -320,6 +329,68 @@ describe("saga executor on a real Postgres database", () => {
       expect(downstreams.count("authorize", orderId)).toBe(1);
       expect(downstreams.count("commit", orderId)).toBe(1);
     }
+  });
+
+  describe("cancelling a CONFIRMED order", () => {
+    async function confirmed(downstreams: Downstreams, store: SagaStore): Promise<string> {
+      const started = await executor(downstreams, { store });
+      const orderId = await place();
+      started.kick();
+      await waitForStatus(orderId, "CONFIRMED");
+      return orderId;
+    }
+
+    it("stops the shipment at shipping before it voids and releases, then CANCELLED", async () => {
+      const downstreams = new Downstreams();
+      const store = sagaStore();
+      const orderId = await confirmed(downstreams, store);
+      expect((await store.requestCancel(orderId, "changed my mind")).kind).toBe("start");
+      await waitForStatus(orderId, "CANCELLED");
+      expect(downstreams.calls.slice(3)).toEqual([
+        `cancel-shipment ${orderId}`,
+        `void pay-${orderId.slice(0, 8)}`,
+        `release ${orderId}`,
+      ]);
+      expect(await events(orderId)).toEqual(["agora.order.placed", "agora.order.confirmed", "agora.order.cancelled"]);
+    });
+
+    it("gives nothing back when shipping says the parcel has left: SHIPPED, and CancelOrder is refused from then on", async () => {
+      const downstreams = new Downstreams();
+      const answer = "order o: shipment s was dispatched at …, tracking number AG1; it can no longer be cancelled";
+      downstreams.cancelShipment = async () => {
+        throw grpcError(GrpcCode.FAILED_PRECONDITION, answer);
+      };
+      const store = sagaStore();
+      const orderId = await confirmed(downstreams, store);
+      expect((await store.requestCancel(orderId, "changed my mind")).kind).toBe("start");
+      const view = await waitForStatus(orderId, "SHIPPED");
+      expect(view.order.statusReason).toBe(`the cancellation came too late: ${answer}`);
+      expect(view.history.map((change) => change.status)).toEqual(["PENDING", "CONFIRMED", "SHIPPED"]);
+      expect(downstreams.calls.slice(3)).toEqual([`cancel-shipment ${orderId}`]);
+      expect(await events(orderId)).toEqual(["agora.order.placed", "agora.order.confirmed", "agora.order.shipped"]);
+      const [saga] = await database.db.select().from(orderSagas).where(eq(orderSagas.orderId, orderId));
+      expect(saga).toMatchObject({ step: "DONE", compensation: null, parked: false, leaseToken: null });
+      expect(await store.requestCancel(orderId, "again")).toEqual({
+        kind: "refused",
+        message: "the order has shipped and can no longer be cancelled",
+      });
+    });
+
+    it("parks a cancellation that cannot reach shipping with the payment and stock still held", async () => {
+      const downstreams = new Downstreams();
+      downstreams.cancelShipment = async () => {
+        throw unavailable();
+      };
+      const store = sagaStore();
+      const orderId = await confirmed(downstreams, store);
+      await store.requestCancel(orderId, "changed my mind");
+      const parked = await waitForStatus(orderId, "NEEDS_ATTENTION");
+      expect(parked.order.statusReason).toBe(
+        "changed my mind; then stop the shipment failed 3 times: UNAVAILABLE: connection refused",
+      );
+      expect(downstreams.count("cancel-shipment", orderId)).toBe(3);
+      expect(downstreams.calls.filter((call) => call.startsWith("void") || call.startsWith("release"))).toEqual([]);
+    });
   });
 
   it("lets a step in flight finish when CancelOrder comes, then compensates it to CANCELLED", async () => {

@@ -6,6 +6,7 @@ import {
   type ReservationState,
   runStep,
   type SagaOrder,
+  type ShipmentPort,
   type StockPort,
 } from "../src/saga/saga-steps";
 
@@ -69,10 +70,25 @@ function payments(options: { existing?: PaymentFacts; authorize?: () => Promise<
   return { port, calls };
 }
 
+function shipping(cancel: () => Promise<void> = async () => {}) {
+  const calls: string[] = [];
+  const port: ShipmentPort = {
+    cancel: async (orderId, reason) => {
+      calls.push(`cancel ${orderId} (${reason})`);
+      await cancel();
+    },
+  };
+  return { port, calls };
+}
+
 describe("saga steps", () => {
   it("reserves all lines of the order, keyed by its id", async () => {
     const inventory = stock();
-    const outcome = await runStep("RESERVE_STOCK", order, { stock: inventory.port, payments: payments().port });
+    const outcome = await runStep("RESERVE_STOCK", order, {
+      stock: inventory.port,
+      payments: payments().port,
+      shipments: shipping().port,
+    });
     expect(outcome).toEqual({ kind: "done" });
     expect(inventory.calls).toEqual([`reserve ${order.orderId} AG-COF-003×1`]);
   });
@@ -81,12 +97,24 @@ describe("saga steps", () => {
     const short = stock({
       reserve: () => Promise.reject(grpcError(GrpcCode.FAILED_PRECONDITION, "AG-COF-003: 0 left")),
     });
-    expect(await runStep("RESERVE_STOCK", order, { stock: short.port, payments: payments().port })).toEqual({
+    expect(
+      await runStep("RESERVE_STOCK", order, {
+        stock: short.port,
+        payments: payments().port,
+        shipments: shipping().port,
+      }),
+    ).toEqual({
       kind: "refused",
       reason: "out of stock: AG-COF-003: 0 left",
     });
     const unknown = stock({ reserve: () => Promise.reject(grpcError(GrpcCode.NOT_FOUND, "no SKU AG-X")) });
-    expect(await runStep("RESERVE_STOCK", order, { stock: unknown.port, payments: payments().port })).toEqual({
+    expect(
+      await runStep("RESERVE_STOCK", order, {
+        stock: unknown.port,
+        payments: payments().port,
+        shipments: shipping().port,
+      }),
+    ).toEqual({
       kind: "refused",
       reason: "stock not reserved: NOT_FOUND: no SKU AG-X",
     });
@@ -95,7 +123,13 @@ describe("saga steps", () => {
       reserve: () =>
         Promise.reject(grpcError(GrpcCode.FAILED_PRECONDITION, "out of stock: AG-COF-003 (2 requested, 1 available)")),
     });
-    expect(await runStep("RESERVE_STOCK", order, { stock: worded.port, payments: payments().port })).toEqual({
+    expect(
+      await runStep("RESERVE_STOCK", order, {
+        stock: worded.port,
+        payments: payments().port,
+        shipments: shipping().port,
+      }),
+    ).toEqual({
       kind: "refused",
       reason: "out of stock: AG-COF-003 (2 requested, 1 available)",
     });
@@ -104,14 +138,25 @@ describe("saga steps", () => {
   it("does not count a reservation that lapsed since an earlier attempt (ReserveStock returns it unchanged)", async () => {
     for (const state of ["EXPIRED", "RELEASED"] as const) {
       const lapsed = stock({ state });
-      expect(await runStep("RESERVE_STOCK", order, { stock: lapsed.port, payments: payments().port })).toEqual({
+      expect(
+        await runStep("RESERVE_STOCK", order, {
+          stock: lapsed.port,
+          payments: payments().port,
+          shipments: shipping().port,
+        }),
+      ).toEqual({
         kind: "refused",
         reason: `the stock reservation is ${state.toLowerCase()}`,
       });
     }
     expect(
-      (await runStep("RESERVE_STOCK", order, { stock: stock({ state: "COMMITTED" }).port, payments: payments().port }))
-        .kind,
+      (
+        await runStep("RESERVE_STOCK", order, {
+          stock: stock({ state: "COMMITTED" }).port,
+          payments: payments().port,
+          shipments: shipping().port,
+        })
+      ).kind,
     ).toBe("done");
   });
 
@@ -124,7 +169,11 @@ describe("saga steps", () => {
       new Error("socket hang up"),
     ]) {
       const failing = stock({ reserve: () => Promise.reject(error) });
-      const outcome = await runStep("RESERVE_STOCK", order, { stock: failing.port, payments: payments().port });
+      const outcome = await runStep("RESERVE_STOCK", order, {
+        stock: failing.port,
+        payments: payments().port,
+        shipments: shipping().port,
+      });
       expect(outcome).toEqual({ kind: "failed", error: describeError(error) });
     }
     expect(describeError(grpcError(GrpcCode.UNAVAILABLE, "down"))).toBe("UNAVAILABLE: down");
@@ -133,7 +182,11 @@ describe("saga steps", () => {
 
   it("authorizes the order's total with the card token and reports the payment id", async () => {
     const payment = payments();
-    const outcome = await runStep("AUTHORIZE_PAYMENT", order, { stock: stock().port, payments: payment.port });
+    const outcome = await runStep("AUTHORIZE_PAYMENT", order, {
+      stock: stock().port,
+      payments: payment.port,
+      shipments: shipping().port,
+    });
     expect(outcome).toEqual({ kind: "done", paymentId: "pay-1" });
     expect(payment.calls).toEqual([`authorize ${order.orderId} 59900000000 EUR pm_1`]);
   });
@@ -142,7 +195,13 @@ describe("saga steps", () => {
     const payment = payments({
       authorize: async () => ({ paymentId: "pay-2", state: "DECLINED", declineReason: "insufficient funds" }),
     });
-    expect(await runStep("AUTHORIZE_PAYMENT", order, { stock: stock().port, payments: payment.port })).toEqual({
+    expect(
+      await runStep("AUTHORIZE_PAYMENT", order, {
+        stock: stock().port,
+        payments: payment.port,
+        shipments: shipping().port,
+      }),
+    ).toEqual({
       kind: "refused",
       reason: "payment declined: insufficient funds",
       paymentId: "pay-2",
@@ -150,11 +209,23 @@ describe("saga steps", () => {
   });
 
   it("commits the reservation; a reservation that is gone is refused", async () => {
-    expect(await runStep("COMMIT_STOCK", order, { stock: stock().port, payments: payments().port })).toEqual({
+    expect(
+      await runStep("COMMIT_STOCK", order, {
+        stock: stock().port,
+        payments: payments().port,
+        shipments: shipping().port,
+      }),
+    ).toEqual({
       kind: "done",
     });
     const expired = stock({ commit: () => Promise.reject(grpcError(GrpcCode.FAILED_PRECONDITION, "expired")) });
-    expect(await runStep("COMMIT_STOCK", order, { stock: expired.port, payments: payments().port })).toEqual({
+    expect(
+      await runStep("COMMIT_STOCK", order, {
+        stock: expired.port,
+        payments: payments().port,
+        shipments: shipping().port,
+      }),
+    ).toEqual({
       kind: "refused",
       reason: "stock reservation could not be committed: expired",
     });
@@ -162,7 +233,13 @@ describe("saga steps", () => {
 
   it("voids an authorization found by order id, and skips payments that hold nothing", async () => {
     const authorized = payments({ existing: { paymentId: "pay-3", state: "AUTHORIZED", declineReason: "" } });
-    expect(await runStep("VOID_PAYMENT", order, { stock: stock().port, payments: authorized.port })).toEqual({
+    expect(
+      await runStep("VOID_PAYMENT", order, {
+        stock: stock().port,
+        payments: authorized.port,
+        shipments: shipping().port,
+      }),
+    ).toEqual({
       kind: "done",
     });
     expect(authorized.calls).toEqual([`find ${order.orderId}`, `void pay-3 (${order.compensationReason})`]);
@@ -172,7 +249,13 @@ describe("saga steps", () => {
       { paymentId: "p", state: "VOIDED", declineReason: "" } as const,
     ]) {
       const payment = payments({ existing });
-      expect(await runStep("VOID_PAYMENT", order, { stock: stock().port, payments: payment.port })).toEqual({
+      expect(
+        await runStep("VOID_PAYMENT", order, {
+          stock: stock().port,
+          payments: payment.port,
+          shipments: shipping().port,
+        }),
+      ).toEqual({
         kind: "done",
       });
       expect(payment.calls).toEqual([`find ${order.orderId}`]);
@@ -181,23 +264,85 @@ describe("saga steps", () => {
 
   it("refuses to void a captured payment (an operator must refund it)", async () => {
     const captured = payments({ existing: { paymentId: "pay-4", state: "CAPTURED", declineReason: "" } });
-    expect(await runStep("VOID_PAYMENT", order, { stock: stock().port, payments: captured.port })).toEqual({
+    expect(
+      await runStep("VOID_PAYMENT", order, {
+        stock: stock().port,
+        payments: captured.port,
+        shipments: shipping().port,
+      }),
+    ).toEqual({
       kind: "refused",
       reason: "payment pay-4 is CAPTURED; only an authorization can be voided",
     });
   });
 
+  it("asks shipping to stop the order's shipment; a parcel that has left is a refusal that says it shipped", async () => {
+    const ports = (cancel?: () => Promise<void>) => {
+      const shipments = shipping(cancel);
+      return { stock: stock().port, payments: payments().port, shipments: shipments.port, calls: shipments.calls };
+    };
+    const stopped = ports();
+    expect(await runStep("CANCEL_SHIPMENT", order, stopped)).toEqual({ kind: "done" });
+    expect(stopped.calls).toEqual([`cancel ${order.orderId} (${order.compensationReason})`]);
+    const left =
+      "order x: shipment s was dispatched at 2026-12-07T10:00:00.000Z, tracking number AG1; it can no longer be cancelled";
+    expect(
+      await runStep(
+        "CANCEL_SHIPMENT",
+        order,
+        ports(() => Promise.reject(grpcError(GrpcCode.FAILED_PRECONDITION, left))),
+      ),
+    ).toEqual({ kind: "refused", reason: left, shipped: true });
+    // Any other "no" is not a shipment that left: refused without `shipped` (the saga parks it).
+    expect(
+      await runStep(
+        "CANCEL_SHIPMENT",
+        order,
+        ports(() => Promise.reject(grpcError(GrpcCode.INVALID_ARGUMENT, "order_id: must be a UUID"))),
+      ),
+    ).toEqual({ kind: "refused", reason: "INVALID_ARGUMENT: order_id: must be a UUID" });
+    expect(
+      (
+        await runStep(
+          "CANCEL_SHIPMENT",
+          order,
+          ports(() => Promise.reject(grpcError(GrpcCode.UNAVAILABLE, "down"))),
+        )
+      ).kind,
+    ).toBe("failed");
+  });
+
   it("releases the stock; an order with no reservation at inventory has nothing to give back", async () => {
     const inventory = stock();
-    expect(await runStep("RELEASE_STOCK", order, { stock: inventory.port, payments: payments().port })).toEqual({
+    expect(
+      await runStep("RELEASE_STOCK", order, {
+        stock: inventory.port,
+        payments: payments().port,
+        shipments: shipping().port,
+      }),
+    ).toEqual({
       kind: "done",
     });
     expect(inventory.calls).toEqual([`release ${order.orderId} (${order.compensationReason})`]);
     const none = stock({ release: () => Promise.reject(grpcError(GrpcCode.NOT_FOUND, "no reservation")) });
-    expect((await runStep("RELEASE_STOCK", order, { stock: none.port, payments: payments().port })).kind).toBe("done");
+    expect(
+      (
+        await runStep("RELEASE_STOCK", order, {
+          stock: none.port,
+          payments: payments().port,
+          shipments: shipping().port,
+        })
+      ).kind,
+    ).toBe("done");
     const down = stock({ release: () => Promise.reject(grpcError(GrpcCode.UNAVAILABLE, "down")) });
-    expect((await runStep("RELEASE_STOCK", order, { stock: down.port, payments: payments().port })).kind).toBe(
-      "failed",
-    );
+    expect(
+      (
+        await runStep("RELEASE_STOCK", order, {
+          stock: down.port,
+          payments: payments().port,
+          shipments: shipping().port,
+        })
+      ).kind,
+    ).toBe("failed");
   });
 });

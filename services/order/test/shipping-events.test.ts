@@ -57,6 +57,7 @@ describe("order service consuming shipping events", () => {
       INVENTORY_ADDR: "127.0.0.1:1",
       PAYMENT_ADDR: "127.0.0.1:1",
       CATALOG_ADDR: "127.0.0.1:1",
+      SHIPPING_ADDR: "127.0.0.1:1",
     });
     orders = service.client(OrderServiceService);
     store = new OrderStore(db(), new Outbox("order", orderEvents));
@@ -178,6 +179,31 @@ describe("order service consuming shipping events", () => {
       "SHIPPED",
     ]);
     expect(await shippedEvents(orderId)).toHaveLength(1);
+  });
+
+  it("leaves a CONFIRMED order whose cancellation is asking shipping to the saga, and notes the dispatch", async () => {
+    const orderId = await orderIn("CONFIRMED");
+    // CancelOrder's state, with the CancelShipment call not due for an hour (no shipping runs here).
+    await db().execute(
+      sql`update order_sagas set step = 'CANCEL_SHIPMENT', compensation = 'CANCELLED', cancel_requested = true,
+            next_attempt_at = now() + interval '1 hour' where order_id = ${orderId}`,
+    );
+    await shipping.publish(
+      ShipmentDispatchedEvent,
+      { shipment: shipment(orderId, ShipmentStatus.SHIPMENT_STATUS_DISPATCHED) },
+      { aggregateId: `shp-${orderId.slice(0, 8)}` },
+    );
+    await waitUntil(
+      async () => (await log(orderId)).some((entry) => entry.outcome === "shipment-dispatched-during-cancel"),
+      10_000,
+      "dispatch noted",
+    );
+    expect((await log(orderId)).at(-1)?.detail).toBe(
+      `shipment shp-${orderId.slice(0, 8)} dispatched, tracking number AGP123456 while the cancellation asks shipping to stop it; the saga settles it`,
+    );
+    const { order } = await orders.getOrder({ orderId });
+    expect(statusName(order?.status ?? 0)).toBe("CONFIRMED");
+    expect(await shippedEvents(orderId)).toEqual([]);
   });
 
   it("leaves an order alone that is no longer CONFIRMED, and notes it for operators", async () => {

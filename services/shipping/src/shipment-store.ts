@@ -39,9 +39,19 @@ export type CreateResult = "created" | "exists" | "order cancelled";
 export type CancelResult = "cancelled" | "already cancelled" | "already dispatched" | "no shipment yet";
 
 /**
- * Shipments on the shipping database. Creation and cancellation run in the consumer's transaction
- * (with the inbox record); dispatch claims due shipments with FOR UPDATE SKIP LOCKED, and a cancellation
- * locks its shipment FOR UPDATE, so for each shipment exactly one of the two wins.
+ * Takes the transaction-scoped advisory lock of an order: creating and cancelling an order's shipment
+ * hold it, so the two never interleave (without it, a cancellation that finds no shipment yet and a
+ * creation that finds no cancellation yet could both commit, and the shipment of a cancelled order
+ * would be dispatched).
+ */
+async function lockOrder(tx: ShippingTx, orderId: string): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`shipping-order:${orderId}`}, 0))`);
+}
+
+/**
+ * Shipments on the shipping database. Creation and cancellation of an order's shipment serialize on
+ * the order's advisory lock; dispatch claims due shipments with FOR UPDATE SKIP LOCKED, and a
+ * cancellation locks its shipment FOR UPDATE, so for each shipment exactly one of the two wins.
  */
 export class ShipmentStore {
   constructor(
@@ -55,6 +65,7 @@ export class ShipmentStore {
    * order (a repeated confirmation finds it), none for an order known to be cancelled.
    */
   async create(tx: ShippingTx, order: OrderToShip): Promise<{ result: CreateResult; shipment?: ShipmentRow }> {
+    await lockOrder(tx, order.orderId);
     const [cancelled] = await tx.select().from(cancelledOrders).where(eq(cancelledOrders.orderId, order.orderId));
     if (cancelled) return { result: "order cancelled" };
     const quote = quoteShipping(order.address, order.items);
@@ -85,18 +96,20 @@ export class ShipmentStore {
 
   /**
    * Calls off the shipment of a cancelled order if it has not left yet (CANCELLED, never dispatched).
-   * Remembers the cancellation, so a confirmation consumed later creates nothing.
+   * Unless the parcel has left, remembers the cancellation, so a confirmation consumed later creates
+   * nothing. Runs in the caller's transaction (the order.cancelled consumer's, or {@link cancelShipment}'s).
    */
   async cancel(
     tx: ShippingTx,
     orderId: string,
     reason: string,
   ): Promise<{ result: CancelResult; shipment?: ShipmentRow }> {
-    await tx.insert(cancelledOrders).values({ orderId, reason }).onConflictDoNothing();
+    await lockOrder(tx, orderId);
     const [shipment] = await tx.select().from(shipments).where(eq(shipments.orderId, orderId)).for("update");
+    if (shipment?.status === "DISPATCHED") return { result: "already dispatched", shipment };
+    await tx.insert(cancelledOrders).values({ orderId, reason }).onConflictDoNothing();
     if (!shipment) return { result: "no shipment yet" };
     if (shipment.status === "CANCELLED") return { result: "already cancelled", shipment };
-    if (shipment.status === "DISPATCHED") return { result: "already dispatched", shipment };
     const [cancelled] = await tx
       .update(shipments)
       .set({
@@ -110,6 +123,11 @@ export class ShipmentStore {
       .returning();
     await this.events.cancelled(tx, cancelled as ShipmentRow);
     return { result: "cancelled", shipment: cancelled as ShipmentRow };
+  }
+
+  /** CancelShipment: {@link cancel} in a transaction of its own. */
+  async cancelShipment(orderId: string, reason: string): Promise<{ result: CancelResult; shipment?: ShipmentRow }> {
+    return this.db.transaction((tx) => this.cancel(tx, orderId, reason));
   }
 
   /** Hands up to `limit` due shipments to the carrier (tracking number, DISPATCHED); returns them. */

@@ -15,6 +15,7 @@ import {
   createTestDatabase,
   EventProbe,
   expectGrpcStatus,
+  grpcOutcome,
   startTestNats,
   type TestDatabase,
   TestEventProducer,
@@ -22,6 +23,7 @@ import {
   waitUntil,
 } from "@agora/testing";
 import * as grpc from "@grpc/grpc-js";
+import { sql } from "drizzle-orm";
 import pino from "pino";
 import { shippingService } from "../src/main";
 import { isValidTrackingNumber } from "../src/tracking-numbers";
@@ -289,6 +291,143 @@ describe("shipping service on real Postgres and NATS", () => {
       await confirm(order);
       await waitUntil(async () => (await consumed("dead_lettered")) === deadBefore + 1, 10_000, "dead-lettered");
       expect(await shipmentOf(order.orderId)).toBeUndefined();
+    });
+  });
+
+  describe("CancelShipment (the order service stopping a confirmed order's shipment)", () => {
+    const cancelShipment = (orderId: string, reason = "changed my mind") =>
+      shipping.cancelShipment({ orderId, reason });
+
+    function database() {
+      if (!running.database) throw new Error("shipping runs without a database");
+      return running.database;
+    }
+
+    /** Rows of a query on the shipping database. */
+    function query<T extends Record<string, unknown>>(statement: ReturnType<typeof sql>): Promise<T[]> {
+      return database().rows<T>(statement);
+    }
+
+    /** Locks of this test's database that someone waits for, by lock type ("relation", "advisory"). */
+    async function waitingLocks(locktype: string): Promise<number> {
+      const [row] = await query<{ n: number }>(sql`
+        select count(*)::int as n from pg_locks
+        where not granted and locktype = ${locktype}
+          and database = (select oid from pg_database where datname = current_database())`);
+      return row?.n ?? 0;
+    }
+
+    it("calls off a shipment that has not left: CANCELLED, shipment_cancelled, never dispatched; again, the same answer", async () => {
+      const order = confirmedOrder();
+      await confirm(order);
+      await waitUntil(async () => (await shipmentOf(order.orderId)) !== undefined, 10_000, "shipment created");
+      const { shipment } = await cancelShipment(order.orderId, "found it cheaper");
+      expect(shipment).toMatchObject({ orderId: order.orderId, status: ShipmentStatus.SHIPMENT_STATUS_CANCELLED });
+      expect((await cancelShipment(order.orderId)).shipment).toEqual(shipment);
+      await events.waitFor(ShipmentCancelledEvent, (all) =>
+        all.some((e) => e.payload.shipment?.orderId === order.orderId),
+      );
+      // Well past the dispatch delay, and after order.cancelled arrives too: still cancelled, once.
+      await cancel(order, "found it cheaper");
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      expect((await shipmentOf(order.orderId))?.status).toBe(ShipmentStatus.SHIPMENT_STATUS_CANCELLED);
+      expect(
+        (await events.ofType(ShipmentCancelledEvent)).filter((e) => e.payload.shipment?.orderId === order.orderId),
+      ).toHaveLength(1);
+      expect(
+        (await events.ofType(ShipmentDispatchedEvent)).filter((e) => e.payload.shipment?.orderId === order.orderId),
+      ).toEqual([]);
+    });
+
+    it("records the cancellation of an order shipping has not heard of yet: its confirmation then creates nothing", async () => {
+      const order = confirmedOrder();
+      expect((await cancelShipment(order.orderId)).shipment).toBeUndefined();
+      await confirm(order);
+      await waitUntil(
+        async () =>
+          logLines.some((line) => line.includes(order.orderId) && line.includes("confirmed after it was cancelled")),
+        10_000,
+        "confirmation consumed",
+      );
+      expect(await shipmentOf(order.orderId)).toBeUndefined();
+    });
+
+    it("refuses once the parcel has left (FAILED_PRECONDITION) and changes nothing", async () => {
+      const order = confirmedOrder();
+      await confirm(order);
+      await waitUntil(
+        async () => (await shipmentOf(order.orderId))?.status === ShipmentStatus.SHIPMENT_STATUS_DISPATCHED,
+        10_000,
+        "dispatched",
+      );
+      const dispatched = await shipmentOf(order.orderId);
+      await expectGrpcStatus(
+        cancelShipment(order.orderId),
+        grpc.status.FAILED_PRECONDITION,
+        `order ${order.orderId}: shipment ${dispatched?.shipmentId} was dispatched at ${dispatched?.dispatchTime?.toISOString()}, tracking number ${dispatched?.trackingNumber}; it can no longer be cancelled`,
+      );
+      expect(await shipmentOf(order.orderId)).toEqual(dispatched);
+      expect(await query(sql`select * from cancelled_orders where order_id = ${order.orderId}`)).toEqual([]);
+    });
+
+    it("never lets a cancellation and a confirmation consumed at the same moment both win", async () => {
+      // The confirmation's consumer is held just before it inserts the shipment (a SHARE lock on the
+      // table blocks inserts, not reads): it has already looked for a cancellation and found none.
+      // CancelShipment then comes; without one lock for both per order it would find no shipment,
+      // record the cancellation and answer OK — and the shipment inserted next would be dispatched.
+      const order = confirmedOrder();
+      let release = () => {};
+      const released = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let holding = () => {};
+      const held = new Promise<void>((resolve) => {
+        holding = resolve;
+      });
+      const holder = database().db.transaction(async (tx) => {
+        await tx.execute(sql`lock table shipments in share mode`);
+        holding();
+        await released;
+      });
+      let cancelled: Promise<string> | undefined;
+      try {
+        await held;
+        await confirm(order);
+        await waitUntil(async () => (await waitingLocks("relation")) > 0, 10_000, "the confirmation waiting to insert");
+        let settled = false;
+        cancelled = grpcOutcome(cancelShipment(order.orderId)).finally(() => {
+          settled = true;
+        });
+        await waitUntil(
+          async () => settled || (await waitingLocks("advisory")) > 0,
+          10_000,
+          "CancelShipment answered or waiting for the order's lock",
+        );
+      } finally {
+        release();
+        await holder;
+      }
+      expect(await cancelled).toBe("OK");
+      await waitUntil(async () => (await shipmentOf(order.orderId)) !== undefined, 10_000, "shipment created");
+      // Past the dispatch delay (800 ms): the shipment was called off, not dispatched.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      expect((await shipmentOf(order.orderId))?.status).toBe(ShipmentStatus.SHIPMENT_STATUS_CANCELLED);
+      expect(
+        (await events.ofType(ShipmentDispatchedEvent)).filter((e) => e.payload.shipment?.orderId === order.orderId),
+      ).toEqual([]);
+    });
+
+    it("names the field of bad input (INVALID_ARGUMENT)", async () => {
+      await expectGrpcStatus(
+        shipping.cancelShipment({ orderId: "42", reason: "" }),
+        grpc.status.INVALID_ARGUMENT,
+        "order_id: must be a UUID such as 0b6e1c1e-5d1b-4c55-9d3f-2c1e0f0a9b11",
+      );
+      await expectGrpcStatus(
+        shipping.cancelShipment({ orderId: randomUUID(), reason: "x".repeat(501) }),
+        grpc.status.INVALID_ARGUMENT,
+        "reason: must have at most 500 characters",
+      );
     });
   });
 

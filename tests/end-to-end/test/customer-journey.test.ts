@@ -98,7 +98,13 @@ describe("a customer's journey through the whole system", () => {
           postalCode: "10115",
           countryCode: "DE",
         },
-        card: { number: "4242424242424242", expMonth: 12, expYear: 2031, cvc: "123", holderName: "End To End" },
+        card: {
+          number: "4242424242424242",
+          expMonth: 12,
+          expYear: new Date().getUTCFullYear() + 3,
+          cvc: "123",
+          holderName: "End To End",
+        },
       },
     });
     const orderId = placed.order.orderId;

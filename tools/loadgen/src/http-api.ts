@@ -270,7 +270,7 @@ export class HttpShopApi implements ShopApi {
         card: {
           number: "4242424242424242",
           expMonth: 12,
-          expYear: 2030,
+          expYear: new Date().getUTCFullYear() + 3, // always a future expiry
           cvc: "123",
           holderName: order.recipientName,
         },

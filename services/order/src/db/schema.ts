@@ -21,11 +21,15 @@ export const orderStatuses = ["PENDING", "CONFIRMED", "SHIPPED", "REJECTED", "CA
 /** One of {@link orderStatuses}. */
 export type OrderStatusName = (typeof orderStatuses)[number];
 
-/** The next thing a saga does; DONE when it has nothing left to do. */
+/**
+ * The next thing a saga does; DONE when it has nothing left to do. CANCEL_SHIPMENT is the first
+ * compensation step of a CONFIRMED order's cancellation (shipping must agree before anything is given back).
+ */
 export const sagaSteps = [
   "RESERVE_STOCK",
   "AUTHORIZE_PAYMENT",
   "COMMIT_STOCK",
+  "CANCEL_SHIPMENT",
   "VOID_PAYMENT",
   "RELEASE_STOCK",
   "DONE",
@@ -147,7 +151,7 @@ export const orderSagas = pgTable(
     index("order_sagas_due_idx").on(table.nextAttemptAt).where(sql`${table.step} <> 'DONE' and not ${table.parked}`),
     check(
       "order_sagas_step_check",
-      sql`${table.step} in ('RESERVE_STOCK', 'AUTHORIZE_PAYMENT', 'COMMIT_STOCK', 'VOID_PAYMENT', 'RELEASE_STOCK', 'DONE')`,
+      sql`${table.step} in ('RESERVE_STOCK', 'AUTHORIZE_PAYMENT', 'COMMIT_STOCK', 'CANCEL_SHIPMENT', 'VOID_PAYMENT', 'RELEASE_STOCK', 'DONE')`,
     ),
   ],
 );

@@ -9,7 +9,9 @@ import type { CompensationOutcome, OrderStatusName, SagaStep } from "../db/schem
  * Forward:      RESERVE_STOCK → AUTHORIZE_PAYMENT → COMMIT_STOCK → DONE (order CONFIRMED)
  * Rejections:   out of stock (reserve refused) → DONE (REJECTED, nothing held)
  *               declined / reservation gone / deadline passed → compensate → DONE (REJECTED)
- * Cancellation: cancel requested (PENDING) or CancelOrder on a CONFIRMED order → compensate → DONE (CANCELLED)
+ * Cancellation: cancel requested (PENDING) → compensate → DONE (CANCELLED)
+ *               CancelOrder on a CONFIRMED order → CANCEL_SHIPMENT → compensate → DONE (CANCELLED);
+ *               shipping refuses because the parcel has left → DONE (SHIPPED), nothing given back
  * Compensation: VOID_PAYMENT (if a payment may be held) → RELEASE_STOCK (if stock may be held) → DONE
  *               a compensation step refused, or failing maxCompensationAttempts times → parked (NEEDS_ATTENTION)
  */
@@ -38,9 +40,10 @@ export type StepOutcome =
   | { readonly kind: "done"; readonly paymentId?: string }
   /**
    * The downstream answered and said no, for good: out of stock, declined, reservation expired — or,
-   * for a compensation step, that it cannot be undone automatically.
+   * for a compensation step, that it cannot be undone automatically. `shipped` comes with shipping's
+   * refusal to stop a shipment that has left (CANCEL_SHIPMENT).
    */
-  | { readonly kind: "refused"; readonly reason: string; readonly paymentId?: string }
+  | { readonly kind: "refused"; readonly reason: string; readonly paymentId?: string; readonly shipped?: boolean }
   /** The call failed in a way that may pass: unavailable, timed out, circuit open. */
   | { readonly kind: "failed"; readonly error: string };
 
@@ -173,6 +176,8 @@ function describeStep(step: SagaStep): string {
       return "authorize the payment";
     case "COMMIT_STOCK":
       return "commit the stock reservation";
+    case "CANCEL_SHIPMENT":
+      return "stop the shipment";
     case "VOID_PAYMENT":
       return "void the payment";
     case "RELEASE_STOCK":
@@ -233,6 +238,20 @@ function compensationStepDone(state: SagaState, changes: Partial<SagaState>): Sa
   return { state: { ...next, step }, runInMs: 0, log };
 }
 
+/**
+ * Ends a cancellation that shipping refused because the parcel had left before it got there: nothing
+ * is given back — the payment is captured on the dispatch, the stock left with the parcel — and the
+ * order is SHIPPED, with shipping's answer (shipment, tracking number) as the reason.
+ */
+function cancellationTooLate(state: SagaState, shippingAnswer: string, log: SagaDecision["log"]): SagaDecision {
+  return {
+    state: fresh(state, { step: "DONE", compensation: null, compensationReason: "", parked: false }),
+    runInMs: undefined,
+    order: { status: "SHIPPED", reason: `the cancellation came too late: ${shippingAnswer}` },
+    log,
+  };
+}
+
 /** Goes on with `step` unless a cancellation was requested meanwhile. */
 function forward(state: SagaState, step: SagaStep, log: SagaDecision["log"], paymentId?: string): SagaDecision {
   if (state.cancelRequested) {
@@ -285,6 +304,10 @@ export function afterStep(state: SagaState, outcome: StepOutcome, settings: Saga
       }
       // The reservation is gone (expired or released): nothing to release, the payment to void.
       return startCompensation({ ...state, stockMayBeHeld: false }, "REJECTED", outcome.reason, log);
+    case "CANCEL_SHIPMENT":
+      if (outcome.kind === "done") return compensationStepDone(state, {});
+      if (outcome.shipped) return cancellationTooLate(state, outcome.reason, log);
+      return park(state, `could not stop the shipment: ${outcome.reason}`);
     case "VOID_PAYMENT":
       if (outcome.kind === "done") return compensationStepDone(state, { paymentMayBeHeld: false });
       return park(state, `could not void the payment: ${outcome.reason}`);
@@ -309,8 +332,10 @@ export type CancelPlan =
 
 /**
  * Plans CancelOrder for an order in `status` with saga `state`. A PENDING order's saga is flagged
- * (the executor compensates at its next step, never in the middle of one); a CONFIRMED order's
- * finished saga compensates right away (void the payment, release the committed stock).
+ * (the executor compensates at its next step, never in the middle of one). A CONFIRMED order's
+ * finished saga compensates right away, but shipping first: its shipment may be dispatched at any
+ * moment (before this service hears of it), so CANCEL_SHIPMENT asks shipping to stop it, and only when
+ * shipping agrees are the payment voided and the committed stock released.
  */
 export function planCancel(status: OrderStatusName, state: SagaState, reason: string): CancelPlan {
   switch (status) {
@@ -339,12 +364,20 @@ export function planCancel(status: OrderStatusName, state: SagaState, reason: st
       if (state.compensation !== null) return { kind: "in-progress" };
       return {
         kind: "start",
-        decision: startCompensation(
-          { ...state, cancelRequested: true, cancelReason: reason, stockMayBeHeld: true, paymentMayBeHeld: true },
-          "CANCELLED",
-          reason,
-          { step: state.step, outcome: "cancel-requested", detail: reason },
-        ),
+        decision: {
+          state: fresh(state, {
+            step: "CANCEL_SHIPMENT",
+            compensation: "CANCELLED",
+            compensationReason: reason,
+            cancelRequested: true,
+            cancelReason: reason,
+            stockMayBeHeld: true,
+            paymentMayBeHeld: true,
+            parked: false,
+          }),
+          runInMs: 0,
+          log: { step: state.step, outcome: "cancel-requested", detail: reason },
+        },
       };
   }
 }

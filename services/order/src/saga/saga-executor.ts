@@ -14,7 +14,7 @@ import {
 import type { Logger } from "pino";
 import type { SagaStep } from "../db/schema";
 import type { SagaDecision } from "./place-order-saga";
-import { type PaymentPort, runStep, type StockPort } from "./saga-steps";
+import { type PaymentPort, runStep, type ShipmentPort, type StockPort } from "./saga-steps";
 import type { ClaimedSaga, SagaStore } from "./saga-store";
 
 const minimumPauseMs = 20;
@@ -57,6 +57,7 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
       store: SagaStore;
       stock: StockPort;
       payments: PaymentPort;
+      shipments: ShipmentPort;
       logger: Logger;
       tracer: Tracer;
       registry: Registry;
@@ -198,9 +199,7 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
       if (begun.kind === "decided") {
         decision = begun.decision;
       } else {
-        const outcome = await this.step(saga, begun.step, () =>
-          runStep(begun.step, begun.order, { stock: this.deps.stock, payments: this.deps.payments }),
-        );
+        const outcome = await this.step(saga, begun.step, () => runStep(begun.step, begun.order, this.deps));
         this.steps.inc({ step: begun.step, outcome: outcome.kind });
         if (outcome.kind === "failed") {
           logger.warn({ order_id: saga.orderId, step: begun.step, error: outcome.error }, "saga step failed");

@@ -52,10 +52,26 @@ export interface PaymentPort {
   void(paymentId: string, reason: string): Promise<PaymentFacts>;
 }
 
+/** The shipping call a cancellation makes. Errors are gRPC service errors. */
+export interface ShipmentPort {
+  /**
+   * Stops the order's shipment before it leaves — or, when shipping has not created it yet, makes sure
+   * it never will. Idempotent by order id. FAILED_PRECONDITION when the parcel has left.
+   */
+  cancel(orderId: string, reason: string): Promise<void>;
+}
+
+/** The downstream services the saga's steps call. */
+export interface SagaPorts {
+  readonly stock: StockPort;
+  readonly payments: PaymentPort;
+  readonly shipments: ShipmentPort;
+}
+
 /** Everything a step needs to know about its order. */
 export interface SagaOrder extends AuthorizationRequest {
   readonly lines: readonly StockLine[];
-  /** Why the saga compensates (for ReleaseReservation and VoidPayment). */
+  /** Why the saga compensates (for CancelShipment, ReleaseReservation and VoidPayment). */
   readonly compensationReason: string;
 }
 
@@ -110,14 +126,10 @@ async function voidPayment(order: SagaOrder, payments: PaymentPort): Promise<Ste
 
 /**
  * Runs one saga step against the downstream services and classifies how it ended: done, refused
- * (a business "no": out of stock, declined, reservation gone, or a compensation that cannot be done)
- * or failed (may pass: retry later). Never throws.
+ * (a business "no": out of stock, declined, reservation gone, a parcel that has left, or a
+ * compensation that cannot be done) or failed (may pass: retry later). Never throws.
  */
-export async function runStep(
-  step: SagaStep,
-  order: SagaOrder,
-  ports: { stock: StockPort; payments: PaymentPort },
-): Promise<StepOutcome> {
+export async function runStep(step: SagaStep, order: SagaOrder, ports: SagaPorts): Promise<StepOutcome> {
   try {
     switch (step) {
       case "RESERVE_STOCK":
@@ -167,6 +179,18 @@ export async function runStep(
           if (isRefusal(error)) {
             return { kind: "refused", reason: `stock reservation could not be committed: ${detailsOf(error)}` };
           }
+          return failed(error);
+        }
+      case "CANCEL_SHIPMENT":
+        try {
+          await ports.shipments.cancel(order.orderId, order.compensationReason || "order cancelled");
+          return { kind: "done" };
+        } catch (error) {
+          // The parcel has left: shipping's answer is final and says which shipment and tracking number.
+          if (codeOf(error) === GrpcStatus.FAILED_PRECONDITION) {
+            return { kind: "refused", reason: detailsOf(error), shipped: true };
+          }
+          if (isRefusal(error)) return { kind: "refused", reason: describeError(error) };
           return failed(error);
         }
       case "VOID_PAYMENT":

@@ -128,6 +128,7 @@ export class AgoraSystem {
       CATALOG_ADDR: this.address("catalog"),
       INVENTORY_ADDR: this.address("inventory"),
       PAYMENT_ADDR: this.address("payment"),
+      SHIPPING_ADDR: this.address("shipping"),
       SAGA_DEADLINE_MS: "8000",
       SAGA_STEP_TIMEOUT_MS: "2000",
       SAGA_LEASE_MS: "4500",

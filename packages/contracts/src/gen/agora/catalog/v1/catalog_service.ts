@@ -60,7 +60,10 @@ export interface BatchGetProductsRequest {
 
 /** The products asked for. */
 export interface BatchGetProductsResponse {
-  /** The products, in the order of the request's product_ids. */
+  /**
+   * The products, one for each of the request's product_ids and in their order: products[i] is the
+   * product product_ids[i] names, so a repeated id is repeated here.
+   */
   products: Product[];
 }
 
@@ -1176,7 +1179,10 @@ export const CatalogServiceService = {
     responseSerialize: (value: GetProductResponse): Buffer => Buffer.from(GetProductResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetProductResponse => GetProductResponse.decode(value),
   },
-  /** Returns several products by id in the order asked; NOT_FOUND naming the ids that do not exist. */
+  /**
+   * Returns several products by id, one per requested id in the order asked (an id asked twice comes
+   * back twice); NOT_FOUND naming the ids that do not exist.
+   */
   batchGetProducts: {
     path: "/agora.catalog.v1.CatalogService/BatchGetProducts" as const,
     requestStream: false as const,
@@ -1228,7 +1234,10 @@ export interface CatalogServiceServer extends UntypedServiceImplementation {
   listProducts: handleUnaryCall<ListProductsRequest, ListProductsResponse>;
   /** Returns one product by id; NOT_FOUND when there is none. */
   getProduct: handleUnaryCall<GetProductRequest, GetProductResponse>;
-  /** Returns several products by id in the order asked; NOT_FOUND naming the ids that do not exist. */
+  /**
+   * Returns several products by id, one per requested id in the order asked (an id asked twice comes
+   * back twice); NOT_FOUND naming the ids that do not exist.
+   */
   batchGetProducts: handleUnaryCall<BatchGetProductsRequest, BatchGetProductsResponse>;
   /** Finds products whose name, description, category or SKU contain all words of the query. */
   searchProducts: handleUnaryCall<SearchProductsRequest, SearchProductsResponse>;
@@ -1271,7 +1280,10 @@ export interface CatalogServiceClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetProductResponse) => void,
   ): ClientUnaryCall;
-  /** Returns several products by id in the order asked; NOT_FOUND naming the ids that do not exist. */
+  /**
+   * Returns several products by id, one per requested id in the order asked (an id asked twice comes
+   * back twice); NOT_FOUND naming the ids that do not exist.
+   */
   batchGetProducts(
     request: BatchGetProductsRequest,
     callback: (error: ServiceError | null, response: BatchGetProductsResponse) => void,

@@ -105,11 +105,17 @@ export interface PaymentCard {
   number: string;
   /** Expiry month, 1 to 12. */
   expMonth: number;
-  /** Expiry year with four digits, for example 2030. */
+  /**
+   * Expiry year with four digits; the card must not have expired, and the year may be at most 50
+   * years ahead.
+   */
   expYear: number;
   /** Card verification code, 3 or 4 digits. */
   cvc: string;
-  /** Name on the card. */
+  /**
+   * Name on the card, optional, up to 200 characters: card-not-present authorizations do not check
+   * it (the number, expiry and CVC identify the card).
+   */
   holderName: string;
 }
 

@@ -27,11 +27,17 @@ export interface TokenizeCardRequest {
   number: string;
   /** Expiry month, 1 to 12. */
   expMonth: number;
-  /** Expiry year, four digits; the card must not have expired. */
+  /**
+   * Expiry year, four digits; the card must not have expired, and the year may be at most 50 years
+   * ahead.
+   */
   expYear: number;
   /** Card verification code, 3 or 4 digits; checked, never stored. */
   cvc: string;
-  /** Name on the card. */
+  /**
+   * Name on the card, optional, up to 200 characters: card-not-present authorizations do not check
+   * it (the number, expiry and CVC identify the card).
+   */
   holderName: string;
 }
 

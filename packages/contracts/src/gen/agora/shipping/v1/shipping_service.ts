@@ -51,6 +51,20 @@ export interface GetShipmentResponse {
   shipment?: Shipment | undefined;
 }
 
+/** Which order's shipment to stop. */
+export interface CancelShipmentRequest {
+  /** Id of the order (a UUID); the idempotency key. */
+  orderId: string;
+  /** Why, up to 500 characters; kept with the cancelled shipment. */
+  reason: string;
+}
+
+/** The shipment called off. */
+export interface CancelShipmentResponse {
+  /** The shipment, now SHIPMENT_STATUS_CANCELLED; absent when none had been created yet (none will be). */
+  shipment?: Shipment | undefined;
+}
+
 function createBaseGetQuoteRequest(): GetQuoteRequest {
   return { address: undefined, items: [] };
 }
@@ -367,6 +381,164 @@ export const GetShipmentResponse: MessageFns<GetShipmentResponse> = {
   },
 };
 
+function createBaseCancelShipmentRequest(): CancelShipmentRequest {
+  return { orderId: "", reason: "" };
+}
+
+export const CancelShipmentRequest: MessageFns<CancelShipmentRequest> = {
+  encode(message: CancelShipmentRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.orderId !== "") {
+      writer.uint32(10).string(message.orderId);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelShipmentRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelShipmentRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.orderId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelShipmentRequest {
+    return {
+      orderId: isSet(object.orderId)
+        ? globalThis.String(object.orderId)
+        : isSet(object.order_id)
+        ? globalThis.String(object.order_id)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+    };
+  },
+
+  toJSON(message: CancelShipmentRequest): unknown {
+    const obj: any = {};
+    if (message.orderId !== "") {
+      obj.orderId = message.orderId;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelShipmentRequest>, I>>(base?: I): CancelShipmentRequest {
+    return CancelShipmentRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelShipmentRequest>, I>>(object: I): CancelShipmentRequest {
+    const message = createBaseCancelShipmentRequest();
+    message.orderId = object.orderId ?? "";
+    message.reason = object.reason ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelShipmentResponse(): CancelShipmentResponse {
+  return { shipment: undefined };
+}
+
+export const CancelShipmentResponse: MessageFns<CancelShipmentResponse> = {
+  encode(message: CancelShipmentResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.shipment !== undefined) {
+      Shipment.encode(message.shipment, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelShipmentResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelShipmentResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.shipment = Shipment.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelShipmentResponse {
+    return { shipment: isSet(object.shipment) ? Shipment.fromJSON(object.shipment) : undefined };
+  },
+
+  toJSON(message: CancelShipmentResponse): unknown {
+    const obj: any = {};
+    if (message.shipment !== undefined) {
+      obj.shipment = Shipment.toJSON(message.shipment);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CancelShipmentResponse>, I>>(base?: I): CancelShipmentResponse {
+    return CancelShipmentResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CancelShipmentResponse>, I>>(object: I): CancelShipmentResponse {
+    const message = createBaseCancelShipmentResponse();
+    message.shipment = (object.shipment !== undefined && object.shipment !== null)
+      ? Shipment.fromPartial(object.shipment)
+      : undefined;
+    return message;
+  },
+};
+
 /**
  * Shipping quotes and shipments. A shipment is created for every confirmed order and dispatched
  * shortly after.
@@ -393,6 +565,24 @@ export const ShippingServiceService = {
     responseSerialize: (value: GetShipmentResponse): Buffer => Buffer.from(GetShipmentResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetShipmentResponse => GetShipmentResponse.decode(value),
   },
+  /**
+   * Stops an order's shipment before it leaves (called by the order service when a confirmed order
+   * is cancelled; internal only). Atomic with the dispatcher: either the shipment is called off
+   * (CANCELLED, never dispatched) — or, when no shipment exists yet, the cancellation is recorded so
+   * that none is ever created for the order — or the parcel has left and the answer is
+   * FAILED_PRECONDITION. Idempotent by order id: a shipment already cancelled is returned as it is.
+   */
+  cancelShipment: {
+    path: "/agora.shipping.v1.ShippingService/CancelShipment" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelShipmentRequest): Buffer =>
+      Buffer.from(CancelShipmentRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelShipmentRequest => CancelShipmentRequest.decode(value),
+    responseSerialize: (value: CancelShipmentResponse): Buffer =>
+      Buffer.from(CancelShipmentResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelShipmentResponse => CancelShipmentResponse.decode(value),
+  },
 } as const;
 
 export interface ShippingServiceServer extends UntypedServiceImplementation {
@@ -400,6 +590,14 @@ export interface ShippingServiceServer extends UntypedServiceImplementation {
   getQuote: handleUnaryCall<GetQuoteRequest, GetQuoteResponse>;
   /** Returns a shipment by its id or by its order's id; NOT_FOUND when none or another customer's. */
   getShipment: handleUnaryCall<GetShipmentRequest, GetShipmentResponse>;
+  /**
+   * Stops an order's shipment before it leaves (called by the order service when a confirmed order
+   * is cancelled; internal only). Atomic with the dispatcher: either the shipment is called off
+   * (CANCELLED, never dispatched) — or, when no shipment exists yet, the cancellation is recorded so
+   * that none is ever created for the order — or the parcel has left and the answer is
+   * FAILED_PRECONDITION. Idempotent by order id: a shipment already cancelled is returned as it is.
+   */
+  cancelShipment: handleUnaryCall<CancelShipmentRequest, CancelShipmentResponse>;
 }
 
 export interface ShippingServiceClient extends Client {
@@ -434,6 +632,28 @@ export interface ShippingServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetShipmentResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Stops an order's shipment before it leaves (called by the order service when a confirmed order
+   * is cancelled; internal only). Atomic with the dispatcher: either the shipment is called off
+   * (CANCELLED, never dispatched) — or, when no shipment exists yet, the cancellation is recorded so
+   * that none is ever created for the order — or the parcel has left and the answer is
+   * FAILED_PRECONDITION. Idempotent by order id: a shipment already cancelled is returned as it is.
+   */
+  cancelShipment(
+    request: CancelShipmentRequest,
+    callback: (error: ServiceError | null, response: CancelShipmentResponse) => void,
+  ): ClientUnaryCall;
+  cancelShipment(
+    request: CancelShipmentRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelShipmentResponse) => void,
+  ): ClientUnaryCall;
+  cancelShipment(
+    request: CancelShipmentRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelShipmentResponse) => void,
   ): ClientUnaryCall;
 }
 

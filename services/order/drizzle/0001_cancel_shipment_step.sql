@@ -1,0 +1,2 @@
+ALTER TABLE "order_sagas" DROP CONSTRAINT "order_sagas_step_check";--> statement-breakpoint
+ALTER TABLE "order_sagas" ADD CONSTRAINT "order_sagas_step_check" CHECK ("order_sagas"."step" in ('RESERVE_STOCK', 'AUTHORIZE_PAYMENT', 'COMMIT_STOCK', 'CANCEL_SHIPMENT', 'VOID_PAYMENT', 'RELEASE_STOCK', 'DONE'));
