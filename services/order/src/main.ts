@@ -81,7 +81,7 @@ export const orderService = defineService({
         catalog: catalogProducts(catalog),
         cards: paymentCards(cards),
         sagaDeadlineMs: config.SAGA_DEADLINE_MS,
-        onPlaced: () => executor.kick(),
+        sagas: executor,
       },
       cancel: { store, sagas, feed, executor, waitMs: config.CANCEL_WAIT_MS, pollMs: config.WATCH_POLL_INTERVAL_MS },
       watch: { store, feed, pollMs: config.WATCH_POLL_INTERVAL_MS },

@@ -59,6 +59,12 @@ export interface SagaStart {
   readonly deadlineMs: number;
   readonly correlationId: string;
   readonly traceHeaders: Record<string, string>;
+  /**
+   * A lease of this replica's executor: the saga is written claimed by it, with the first step's
+   * intent recorded (stock may be held from now on), and the executor runs it at once. Without one the
+   * saga is written due and any replica's executor claims it.
+   */
+  readonly lease?: { readonly token: string; readonly ms: number };
 }
 
 /** A status change and what else changes with it. */
@@ -197,11 +203,20 @@ export class OrderStore {
         nextAttemptAt: sql`now()`,
         correlationId: saga.correlationId,
         traceHeaders: saga.traceHeaders,
+        ...(saga.lease
+          ? {
+              leaseToken: saga.lease.token,
+              leasedUntil: sql`now() + ${millis(saga.lease.ms)}`,
+              // What SagaStore.begin records before RESERVE_STOCK is called: a reservation may exist.
+              stockMayBeHeld: true,
+            }
+          : {}),
       });
       await tx.insert(orderSagaLog).values({ orderId, step: "RESERVE_STOCK", outcome: "placed", detail: "" });
       const view = (await this.get(orderId, tx)) as OrderView;
       await this.outbox.add(tx, OrderPlacedEvent, { order: toOrderProto(view) }, { aggregateId: orderId });
-      await tx.execute(sql`select pg_notify(${sagaDueChannel}, ${orderId})`);
+      // A leased saga runs here; one written due wakes every replica's executor.
+      if (!saga.lease) await tx.execute(sql`select pg_notify(${sagaDueChannel}, ${orderId})`);
       await tx.execute(sql`select pg_notify(${orderChangedChannel}, ${orderId})`);
       return { view, created: true };
     });

@@ -10,6 +10,8 @@ import { codeOf, detailsOf, GrpcCode } from "./grpc-status";
 import type { NewOrder, OrderStore, PricedLine } from "./order-store";
 import type { RequestedLine, ValidPlaceOrder } from "./order-validation";
 import { type OrderView, paymentMethodSummary } from "./orders";
+import type { SagaStarter } from "./saga/saga-executor";
+import { sagaOrderOf } from "./saga/saga-steps";
 
 /** A product as PlaceOrder needs it from the catalog. */
 export interface CatalogProduct {
@@ -43,8 +45,8 @@ export interface PlaceOrderDeps {
   readonly catalog: Catalog;
   readonly cards: CardVault;
   readonly sagaDeadlineMs: number;
-  /** Called after a new order committed: starts its saga at once. */
-  readonly onPlaced: (view: OrderView) => void;
+  /** Starts the saga of a new order: at once in this replica when a slot is free. */
+  readonly sagas: SagaStarter;
 }
 
 const passingCodes: ReadonlySet<number> = new Set([
@@ -168,12 +170,36 @@ export async function placeOrder(request: ValidPlaceOrder, deps: PlaceOrderDeps)
     paymentMethodId: card.paymentMethodId,
     paymentMethodSummary: paymentMethodSummary(card.brand, card.last4),
   };
-  const { view, created } = await deps.store.place(order, {
+  const saga = {
     deadlineMs: deps.sagaDeadlineMs,
     correlationId: currentRequestContext()?.correlationId ?? "",
     traceHeaders: traceHeaders(),
-  });
-  if (!created) return sameOrder(view, request);
-  deps.onPlaced(view);
+  };
+  const lease = deps.sagas.reserveLease();
+  let placed: Awaited<ReturnType<OrderStore["place"]>>;
+  try {
+    placed = await deps.store.place(order, { ...saga, lease });
+  } catch (error) {
+    if (lease) deps.sagas.releaseLease();
+    throw error;
+  }
+  const { view, created } = placed;
+  if (!created) {
+    if (lease) deps.sagas.releaseLease();
+    return sameOrder(view, request);
+  }
+  if (!lease) {
+    deps.sagas.kick();
+    return view;
+  }
+  const sagaOrder = sagaOrderOf(
+    view.order,
+    view.lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),
+    "",
+  );
+  deps.sagas.adopt(
+    { orderId: view.order.orderId, leaseToken: lease.token, takenOver: false, ...saga },
+    { kind: "run", step: "RESERVE_STOCK", order: sagaOrder },
+  );
   return view;
 }

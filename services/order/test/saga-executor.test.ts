@@ -17,14 +17,20 @@ import {
   startTracing,
 } from "@agora/service-kit";
 import { createTestDatabase, type TestDatabase, waitUntil } from "@agora/testing";
-import { asc, eq, sql } from "drizzle-orm";
+import { asc, eq, inArray, sql } from "drizzle-orm";
 import * as schema from "../src/db/schema";
 import { orderSagaLog, orderSagas } from "../src/db/schema";
 import { GrpcCode } from "../src/grpc-status";
 import { type NewOrder, OrderStore, sagaDueChannel } from "../src/order-store";
 import type { SagaSettings } from "../src/saga/place-order-saga";
 import { SagaExecutor } from "../src/saga/saga-executor";
-import type { PaymentFacts, PaymentPort, ShipmentPort, StockPort } from "../src/saga/saga-steps";
+import {
+  type PaymentFacts,
+  type PaymentPort,
+  type ShipmentPort,
+  type StockPort,
+  sagaOrderOf,
+} from "../src/saga/saga-steps";
 import { SagaStore } from "../src/saga/saga-store";
 import { runResumeCommand } from "../src/tools/resume-saga";
 
@@ -163,7 +169,7 @@ describe("saga executor on a real Postgres database", () => {
     return started;
   }
 
-  async function place(deadlineMs = 10_000): Promise<string> {
+  async function place(deadlineMs = 10_000, lease?: { token: string; ms: number }): Promise<string> {
     const order: NewOrder = {
       customerId: "customer-executor",
       idempotencyKey: `executor-key-${++keys}`,
@@ -181,8 +187,21 @@ describe("saga executor on a real Postgres database", () => {
       paymentMethodId: "pm_test",
       paymentMethodSummary: "visa •••• 4242",
     };
-    const { view } = await orders.place(order, { deadlineMs, correlationId: "c", traceHeaders: {} });
+    const { view } = await orders.place(order, { deadlineMs, correlationId: "c", traceHeaders: {}, lease });
     return view.order.orderId;
+  }
+
+  /** PlaceOrder's way: the saga written under a lease of `started` and handed to it at once. */
+  async function placeAndAdopt(started: SagaExecutor): Promise<string> {
+    const lease = started.reserveLease();
+    if (!lease) throw new Error("no free slot");
+    const orderId = await place(10_000, lease);
+    const view = (await orders.get(orderId)) as NonNullable<Awaited<ReturnType<OrderStore["get"]>>>;
+    started.adopt(
+      { orderId, leaseToken: lease.token, takenOver: false, correlationId: "c", traceHeaders: {} },
+      { kind: "run", step: "RESERVE_STOCK", order: sagaOrderOf(view.order, view.lines, "") },
+    );
+    return orderId;
   }
 
   async function statusOf(orderId: string) {
@@ -224,6 +243,72 @@ describe("saga executor on a real Postgres database", () => {
     const [saga] = await database.db.select().from(orderSagas).where(eq(orderSagas.orderId, orderId));
     expect(saga).toMatchObject({ step: "DONE", leaseToken: null, parked: false });
     expect(saga?.completedAt).toBeInstanceOf(Date);
+  });
+
+  it("runs a saga PlaceOrder wrote under its lease at once, without claiming or beginning it", async () => {
+    const downstreams = new Downstreams();
+    // No sweep, no kick, no NOTIFY: only the adoption can start it.
+    const started = await executor(downstreams, { sweepIntervalMs: 60_000, concurrency: 1 });
+    let recorded: { stockMayBeHeld: boolean; leaseToken: string | null } | undefined;
+    downstreams.reserve = async (orderId) => {
+      // The intent was written with the order: a reservation may exist from the moment ReserveStock is called.
+      [recorded] = await database.db
+        .select({ stockMayBeHeld: orderSagas.stockMayBeHeld, leaseToken: orderSagas.leaseToken })
+        .from(orderSagas)
+        .where(eq(orderSagas.orderId, orderId));
+    };
+    const orderId = await placeAndAdopt(started);
+    expect(started.reserveLease()).toBeUndefined(); // its only slot is taken
+    await waitForStatus(orderId, "CONFIRMED", 3000);
+    expect(recorded).toEqual({ stockMayBeHeld: true, leaseToken: expect.any(String) });
+    expect(downstreams.calls).toEqual([`reserve ${orderId}`, `authorize ${orderId}`, `commit ${orderId}`]);
+    expect((await log(orderId)).map((entry) => entry.outcome)).toEqual(["placed", "done", "done", "done"]);
+    await waitUntil(async () => started.reserveLease() !== undefined, 2000, "the slot free again");
+    started.releaseLease();
+  });
+
+  it("takes over a saga written under a lease that was never adopted (the replica died after its commit)", async () => {
+    const lease = { token: "00000000-0000-4000-8000-000000000001", ms: 600 };
+    const orderId = await place(10_000, lease);
+    const downstreams = new Downstreams();
+    await executor(downstreams, { sweepIntervalMs: 100 });
+    await waitForStatus(orderId, "CONFIRMED", 5000);
+    expect((await log(orderId)).map((entry) => entry.outcome)).toContain("taken-over");
+    expect(downstreams.count("reserve", orderId)).toBe(1);
+  });
+
+  it("begins the next step in the transaction that records a step's outcome", async () => {
+    const orderId = await place();
+    const store = sagaStore();
+    const [claimed] = await store.claimDue(10);
+    const begun = await store.begin(orderId, claimed?.leaseToken as string);
+    if (begun.kind !== "run") throw new Error(`expected a step to run, got ${begun.kind}`);
+    const finished = await store.finish(
+      orderId,
+      claimed?.leaseToken as string,
+      "RESERVE_STOCK",
+      { kind: "done" },
+      begun.order,
+    );
+    expect(finished).toMatchObject({
+      kind: "decided",
+      next: { kind: "run", step: "AUTHORIZE_PAYMENT", order: begun.order },
+    });
+    const [saga] = await database.db.select().from(orderSagas).where(eq(orderSagas.orderId, orderId));
+    // AUTHORIZE_PAYMENT's intent is recorded, the lease kept.
+    expect(saga).toMatchObject({ step: "AUTHORIZE_PAYMENT", paymentMayBeHeld: true, leaseToken: claimed?.leaseToken });
+    // Without the order (a caller that will begin the step itself) nothing is begun.
+    const other = await place();
+    const [claimedOther] = await store.claimDue(10);
+    const begunOther = await store.begin(other, claimedOther?.leaseToken as string);
+    expect(begunOther.kind).toBe("run");
+    const plain = await store.finish(other, claimedOther?.leaseToken as string, "RESERVE_STOCK", { kind: "done" });
+    expect(plain).toMatchObject({ kind: "decided" });
+    expect("next" in plain && plain.next).toBeFalsy();
+    const [otherSaga] = await database.db.select().from(orderSagas).where(eq(orderSagas.orderId, other));
+    expect(otherSaga).toMatchObject({ step: "AUTHORIZE_PAYMENT", paymentMayBeHeld: false });
+    // Half-run sagas would be taken over by the executors of the tests that follow.
+    await database.db.delete(schema.orders).where(inArray(schema.orders.orderId, [orderId, other]));
   });
 
   it("retries a failing step with growing delays (next_attempt_at) and goes on when it recovers", async () => {

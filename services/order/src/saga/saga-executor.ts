@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   type BackgroundTask,
@@ -15,7 +16,7 @@ import type { Logger } from "pino";
 import type { SagaStep } from "../db/schema";
 import type { SagaDecision } from "./place-order-saga";
 import { type PaymentPort, runStep, type ShipmentPort, type StockPort } from "./saga-steps";
-import type { ClaimedSaga, SagaStore } from "./saga-store";
+import type { ClaimedSaga, SagaStore, StepToRun } from "./saga-store";
 
 const minimumPauseMs = 20;
 
@@ -32,6 +33,26 @@ export interface SagaKicker {
   kick(): void;
 }
 
+/** A lease on the saga of an order about to be placed, taken from a free executor slot. */
+export interface SagaLease {
+  readonly token: string;
+  readonly ms: number;
+}
+
+/**
+ * How PlaceOrder starts sagas: with a lease from a free slot the saga is written already claimed, its
+ * first step's intent recorded, and run at once ({@link adopt}) — no claim round, no begin round;
+ * without one (every slot busy) it is written due and the executor claims it when a slot frees up.
+ */
+export interface SagaStarter extends SagaKicker {
+  /** A lease for a saga this replica is about to write; undefined when every slot is busy. */
+  reserveLease(): SagaLease | undefined;
+  /** Runs a saga written under a lease from {@link reserveLease}, starting with its begun first step. */
+  adopt(saga: ClaimedSaga, first: StepToRun): void;
+  /** Gives back a lease that was not used (the order was not written). */
+  releaseLease(): void;
+}
+
 /**
  * Runs sagas that are due. It claims them (FOR UPDATE SKIP LOCKED + lease, so replicas share the
  * work), runs each saga's steps back to back while they succeed, and leaves failed steps to their
@@ -40,13 +61,17 @@ export interface SagaKicker {
  * `sweepIntervalMs` — the sweep that resumes sagas whose executor crashed (lease ran out), retries
  * stuck steps and applies deadlines.
  */
-export class SagaExecutor implements BackgroundTask, SagaKicker {
+export class SagaExecutor implements BackgroundTask, SagaStarter {
   readonly name = "saga-executor";
   private running = false;
   private loop?: Promise<void>;
   private kicked = false;
   private wake?: () => void;
   private readonly inFlight = new Map<string, Promise<void>>();
+  /** Slots promised to PlaceOrder calls whose sagas are being written (see {@link reserveLease}). */
+  private reserved = 0;
+  /** The last round found every slot busy (or filled them all): a freed slot starts another round. */
+  private waitingForSlot = false;
   private unlisten?: () => Promise<void>;
   private readonly steps: Counter<"step" | "outcome">;
   private readonly takeovers: Counter;
@@ -103,6 +128,22 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
     this.wake?.();
   }
 
+  reserveLease(): SagaLease | undefined {
+    if (!this.running || this.inFlight.size + this.reserved >= this.options.concurrency) return undefined;
+    this.reserved++;
+    return { token: randomUUID(), ms: this.deps.store.leaseMs };
+  }
+
+  adopt(saga: ClaimedSaga, first: StepToRun): void {
+    this.reserved--;
+    this.launch(saga, first);
+  }
+
+  releaseLease(): void {
+    this.reserved--;
+    if (this.waitingForSlot) this.kick();
+  }
+
   async start(): Promise<void> {
     this.running = true;
     this.unlisten = await this.deps.listen?.(() => this.kick());
@@ -131,16 +172,18 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
     while (this.running) {
       this.kicked = false;
       try {
-        const free = this.options.concurrency - this.inFlight.size;
+        const free = this.options.concurrency - this.inFlight.size - this.reserved;
         if (free <= 0) {
           // Every slot is busy: a saga that finishes kicks the next round.
+          this.waitingForSlot = true;
           await this.pause(this.options.sweepIntervalMs);
           continue;
         }
         const claimed = await this.deps.store.claimDue(free);
         for (const saga of claimed) this.launch(saga);
         backoff = 100;
-        if (claimed.length > 0 && claimed.length === free) continue;
+        this.waitingForSlot = claimed.length > 0 && claimed.length === free;
+        if (this.waitingForSlot) continue;
         const nextDue = await this.deps.store.nextDueInMs();
         // At least a few milliseconds: a due saga another replica is claiming right now is skipped, not waited for.
         await this.pause(
@@ -154,18 +197,20 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
     }
   }
 
-  private launch(saga: ClaimedSaga): void {
+  private launch(saga: ClaimedSaga, first?: StepToRun): void {
     if (saga.takenOver) {
       this.takeovers.inc();
       this.deps.logger.warn({ order_id: saga.orderId }, "saga resumed after its executor's lease ran out");
     }
-    const work = this.runSaga(saga)
+    const work = this.runSaga(saga, first)
       .catch((error: unknown) => {
         this.deps.logger.error({ err: error, order_id: saga.orderId }, "saga round failed; the sweeper retries it");
       })
       .finally(() => {
         this.inFlight.delete(saga.orderId);
-        this.kick();
+        // Sagas due later wake the executor themselves (timer, NOTIFY, sweep); only a round that
+        // left due sagas unclaimed for want of a slot needs this one.
+        if (this.waitingForSlot) this.kick();
       });
     this.inFlight.set(saga.orderId, work);
   }
@@ -175,7 +220,7 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
    * context and trace (the correlation id and trace of its PlaceOrder, never a caller's), so its
    * downstream calls and the events of its transitions continue the order's trace.
    */
-  private runSaga(saga: ClaimedSaga): Promise<void> {
+  private runSaga(saga: ClaimedSaga, first?: StepToRun): Promise<void> {
     const round = () =>
       inSpan(
         this.deps.tracer,
@@ -185,15 +230,18 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
           attributes: { "agora.order_id": saga.orderId },
           parent: contextFromHeaders(saga.traceHeaders),
         },
-        () => this.runSteps(saga),
+        () => this.runSteps(saga, first),
       );
     return runWithRequestContext({ correlationId: saga.correlationId }, round);
   }
 
-  private async runSteps(saga: ClaimedSaga): Promise<void> {
+  private async runSteps(saga: ClaimedSaga, first?: StepToRun): Promise<void> {
     const { store, logger } = this.deps;
+    // A step already begun (its intent recorded): by the previous step's finish, or by PlaceOrder.
+    let next: StepToRun | undefined = first;
     while (this.running) {
-      const begun = await store.begin(saga.orderId, saga.leaseToken);
+      const begun = next ?? (await store.begin(saga.orderId, saga.leaseToken));
+      next = undefined;
       if (begun.kind === "stop") return;
       let decision: SagaDecision;
       if (begun.kind === "decided") {
@@ -204,9 +252,10 @@ export class SagaExecutor implements BackgroundTask, SagaKicker {
         if (outcome.kind === "failed") {
           logger.warn({ order_id: saga.orderId, step: begun.step, error: outcome.error }, "saga step failed");
         }
-        const finished = await store.finish(saga.orderId, saga.leaseToken, begun.step, outcome);
+        const finished = await store.finish(saga.orderId, saga.leaseToken, begun.step, outcome, begun.order);
         if (finished.kind === "stop") return;
         decision = finished.decision;
+        next = finished.next;
       }
       if (decision.order) {
         logger.info(

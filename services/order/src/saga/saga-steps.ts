@@ -75,6 +75,23 @@ export interface SagaOrder extends AuthorizationRequest {
   readonly compensationReason: string;
 }
 
+/** A saga's view of an order: its row and lines (in line order). */
+export function sagaOrderOf(
+  order: AuthorizationRequest,
+  lines: readonly StockLine[],
+  compensationReason: string,
+): SagaOrder {
+  return {
+    orderId: order.orderId,
+    customerId: order.customerId,
+    currency: order.currency,
+    totalNanos: order.totalNanos,
+    paymentMethodId: order.paymentMethodId,
+    lines: lines.map((line) => ({ sku: line.sku, quantity: line.quantity })),
+    compensationReason,
+  };
+}
+
 /** Codes that say "no, for good" about the request itself, as opposed to the system being unwell. */
 const refusalCodes: ReadonlySet<number> = new Set([
   GrpcStatus.FAILED_PRECONDITION,

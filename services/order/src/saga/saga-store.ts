@@ -14,7 +14,7 @@ import {
   type SagaState,
   type StepOutcome,
 } from "./place-order-saga";
-import type { SagaOrder } from "./saga-steps";
+import { type SagaOrder, sagaOrderOf } from "./saga-steps";
 
 const forwardSteps: SagaStep[] = ["RESERVE_STOCK", "AUTHORIZE_PAYMENT", "COMMIT_STOCK"];
 
@@ -37,8 +37,16 @@ export type BeginResult =
   /** Run this step for this order. */
   | { readonly kind: "run"; readonly step: SagaStep; readonly order: SagaOrder };
 
-/** What {@link SagaStore.finish} wrote. */
-export type FinishResult = { readonly kind: "stop" } | { readonly kind: "decided"; readonly decision: SagaDecision };
+/** A step to run now, its intent already recorded under the lease (what {@link SagaStore.begin} returns to run). */
+export type StepToRun = Extract<BeginResult, { kind: "run" }>;
+
+/**
+ * What {@link SagaStore.finish} wrote. `next` is the step that follows at once, begun in the same
+ * transaction (its intent recorded), so the executor calls it without another round trip to begin it.
+ */
+export type FinishResult =
+  | { readonly kind: "stop" }
+  | { readonly kind: "decided"; readonly decision: SagaDecision; readonly next?: StepToRun };
 
 /** How a transition treats the executor's lease. */
 type LeaseMode = "extend" | "release" | "untouched";
@@ -81,6 +89,11 @@ export class SagaStore {
     private readonly orders: OrderStore,
     private readonly options: { leaseMs: number; settings: SagaSettings },
   ) {}
+
+  /** How long a claim (or a lease taken at placement) holds without being extended. */
+  get leaseMs(): number {
+    return this.options.leaseMs;
+  }
 
   /** Claims up to `limit` sagas that are due (or whose executor's lease ran out). */
   async claimDue(limit: number): Promise<ClaimedSaga[]> {
@@ -179,15 +192,41 @@ export class SagaStore {
     });
   }
 
-  /** Records a step's outcome under the lease and moves the saga on. */
-  async finish(orderId: string, leaseToken: string, step: SagaStep, outcome: StepOutcome): Promise<FinishResult> {
+  /**
+   * Records a step's outcome under the lease and moves the saga on. When the next step is due at once
+   * and `order` (what the finished step ran with) is given, that step is begun in the same transaction
+   * — its intent recorded as {@link begin} would — and returned as `next`: one transaction per step
+   * instead of two. A next step that must change course first (deadline passed) is left to {@link begin}.
+   */
+  async finish(
+    orderId: string,
+    leaseToken: string,
+    step: SagaStep,
+    outcome: StepOutcome,
+    order?: SagaOrder,
+  ): Promise<FinishResult> {
     return this.db.transaction(async (tx) => {
       const row = await this.lockLeased(tx, orderId, leaseToken);
       if (!row || row.saga.step !== step) return { kind: "stop" } as const;
       // The row as it is now: a cancellation requested during the call is seen here.
       const decision = afterStep(stateOf(row.saga), outcome, this.options.settings);
-      await this.apply(tx, orderId, decision, decision.runInMs === 0 ? "extend" : "release");
-      return { kind: "decided", decision } as const;
+      const goesOn =
+        decision.runInMs === 0 &&
+        order !== undefined &&
+        beforeStep(decision.state, { pastDeadline: row.pastDeadline, deadlineMs: Number(row.deadlineMs) }) ===
+          undefined;
+      if (!goesOn) {
+        await this.apply(tx, orderId, decision, decision.runInMs === 0 ? "extend" : "release");
+        return { kind: "decided", decision } as const;
+      }
+      const calling = markCalling(decision.state);
+      await this.apply(tx, orderId, { ...decision, state: calling }, "extend");
+      const next: StepToRun = {
+        kind: "run",
+        step: calling.step,
+        order: { ...order, compensationReason: calling.compensationReason },
+      };
+      return { kind: "decided", decision, next } as const;
     });
   }
 
@@ -244,15 +283,7 @@ export class SagaStore {
       .from(orderLines)
       .where(eq(orderLines.orderId, orderId))
       .orderBy(asc(orderLines.lineNumber));
-    return {
-      orderId,
-      customerId: order.customerId,
-      currency: order.currency,
-      totalNanos: order.totalNanos,
-      paymentMethodId: order.paymentMethodId,
-      lines,
-      compensationReason: state.compensationReason,
-    };
+    return sagaOrderOf(order, lines, state.compensationReason);
   }
 
   /**
