@@ -92,6 +92,21 @@ export interface Gateway {
 const getJwksPath = "/agora.identity.v1.IdentityService/GetJwks";
 const productRouteTemplate = "/v1/products/{product_id}";
 
+/**
+ * Every gRPC method the gateway calls, from the descriptors it serves: the RPC behind each HTTP route,
+ * identity's GetJwks (token verification) and, when both exist, catalog's GetProduct and inventory's
+ * GetStock (the composed product route). The gateway makes clients for exactly these; the chart's
+ * authorization policies are checked against this list (tools/deploy-verify).
+ */
+export function downstreamMethods(registry: Registry): RawMethod[] {
+  const methods: RawMethod[] = routesFromRegistry(registry).map((route) => rawMethodOf(route.rpc));
+  methods.push({ path: getJwksPath, serverStreaming: false, idempotency: "NO_SIDE_EFFECTS" });
+  const getProduct = findMethod(registry, "agora.catalog.v1.CatalogService", "GetProduct");
+  const getStock = findMethod(registry, "agora.inventory.v1.InventoryService", "GetStock");
+  if (getProduct && getStock) methods.push(rawMethodOf(getProduct), rawMethodOf(getStock));
+  return methods;
+}
+
 /** A request id from the x-request-id header when it is sane, else a new UUID. */
 export function requestIdOf(request: IncomingMessage): string {
   const given = request.headers["x-request-id"];
@@ -200,10 +215,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     throw new RouteDefinitionError(clash.rpc, `GET ${clash.path.template} clashes with the composed product route`);
   }
 
-  const methods: RawMethod[] = routes.map((route) => rawMethodOf(route.rpc));
-  methods.push({ path: getJwksPath, serverStreaming: false, idempotency: "NO_SIDE_EFFECTS" });
-  if (getProduct && getStock) methods.push(rawMethodOf(getProduct), rawMethodOf(getStock));
-  const clients = new DownstreamClients(methods, options.addressOf, options.createClient, {
+  const clients = new DownstreamClients(downstreamMethods(registry), options.addressOf, options.createClient, {
     timeoutMs: options.downstreamTimeoutMs,
   });
 
