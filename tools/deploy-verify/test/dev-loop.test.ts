@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv from "ajv";
 import { parse } from "yaml";
-import { type Manifest, render } from "../src/helm";
+import { find, type Manifest, render } from "../src/helm";
 import { repoRoot } from "../src/paths";
+import { tiltCalls, tiltHelmOptions } from "../src/tilt";
 import { loadChartValues } from "../src/values";
 
 // biome-ignore lint/suspicious/noExplicitAny: skaffold.yaml is checked by its schema below.
@@ -160,16 +161,56 @@ describe("Tiltfile", () => {
     expect(tiltfile).toMatch(/resource_deps=\[\] if name == "gateway" else \["postgres", "nats"\]/);
     expect(tiltfile).toContain('"devMode=true"');
   });
+});
 
-  test("the values Tilt sets exist in the chart", () => {
-    const sets = [...tiltfile.matchAll(/"((?:[a-zA-Z]+\.)*[a-zA-Z]+)=/g)].map((m) => m[1] as string);
-    expect(sets.length).toBeGreaterThan(3);
-    for (const key of sets) {
+describe("Tiltfile, run with Tilt's Starlark interpreter (tools/tilt-render)", () => {
+  const flagSets = [[""], ["--istio"], ["--canary order"], ["--istio --canary order"]];
+  const run = (flags: string) => tiltCalls(flags.split(" ").filter(Boolean));
+  const workloads = (docs: Manifest[]) =>
+    docs.filter((d) => ["Deployment", "StatefulSet"].includes(d.kind)).map((d) => d.metadata.name);
+
+  test.each(flagSets)("tilt up -- %s: two renders give the same Postgres Secret, every password fixed", (flags) => {
+    const options = tiltHelmOptions(run(flags));
+    const secret = () => find(render(options), "Secret", "postgres-credentials").data as Record<string, string>;
+    const first = secret();
+    expect(secret()).toEqual(first);
+    const databases = services.filter((s) => values.services[s]?.database);
+    expect(Object.keys(first).sort()).toEqual(["postgres", ...databases].map((u) => `${u}-password`).sort());
+    for (const [key, value] of Object.entries(first)) {
+      const user = key.replace(/-password$/, "");
+      expect([key, Buffer.from(value, "base64").toString()]).toEqual([key, `agora-dev-${user}`]);
+    }
+  });
+
+  test.each(flagSets)(
+    "tilt up -- %s: every image Tilt builds is used by the chart, every k8s_resource is a rendered workload",
+    (flags) => {
+      const calls = run(flags);
+      const docs = render(tiltHelmOptions(calls));
+      const repositories = images(docs).map((i) => i.replace(/:[^:/]+$/, ""));
+      const built = calls.filter((c) => c.fn === "docker_build").map((c) => c.args[0] as string);
+      expect(built.length).toBeGreaterThanOrEqual(services.length);
+      for (const ref of built) expect(repositories).toContain(ref);
+      const resources = calls.filter((c) => c.fn === "k8s_resource").map((c) => c.args[0] as string);
+      expect(resources.length).toBeGreaterThan(services.length);
+      for (const r of resources) expect(workloads(docs)).toContain(r);
+    },
+  );
+
+  test("every value Tilt sets exists in the chart (service and password maps aside)", () => {
+    const { set } = tiltHelmOptions(run("--istio --canary order"));
+    const keys = Object.keys(set ?? {});
+    expect(keys.length).toBeGreaterThan(3);
+    for (const key of keys) {
       const parts = key.split(".");
-      if (parts[0] === "services") continue;
+      if (parts[0] === "services" || key.startsWith("postgres.auth.passwords.")) continue;
       let v: unknown = values;
       for (const p of parts) v = (v as Record<string, unknown>)?.[p];
       expect([key, v !== undefined]).toEqual([key, true]);
     }
+  });
+
+  test("a canary of an unknown service stops the Tiltfile with a clear message", () => {
+    expect(() => run("--canary nope")).toThrow(/--canary must name a service/);
   });
 });

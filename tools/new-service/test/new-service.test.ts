@@ -162,7 +162,10 @@ describe("new-service in a throwaway copy of the repository", () => {
         "test/invariants.test.ts",
       ],
       at("tools/deploy-verify"),
-      { HELM: process.env.HELM ?? join(repoRoot, "tools/helm-render/helm") },
+      {
+        HELM: process.env.HELM ?? join(repoRoot, "tools/helm-render/helm"),
+        TILT_RENDER: process.env.TILT_RENDER ?? join(repoRoot, "tools/tilt-render/tilt-render"),
+      },
     );
     expect(result.output).toMatch(/Tests: +\d+ passed/);
     expect(result.code).toBe(0);
