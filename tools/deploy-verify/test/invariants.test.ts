@@ -302,12 +302,31 @@ describe.each(profiles.filter((p) => p.istio).map((p) => [p.name, p] as const))(
     }
   });
 
-  test("the ingress Gateway routes to the HTTP gateway", () => {
+  test("the ingress Gateway routes to the HTTP gateway: the chart's VirtualService, or Flagger's when it owns the gateway", () => {
     const gw = ofKind(docs, "Gateway");
     expect(gw).toHaveLength(1);
-    const vs = ofKind(docs, "VirtualService").filter((v) => (v.spec.gateways ?? []).includes("agora-ingress"));
-    const flagged = name === "flagger";
-    expect(vs).toHaveLength(flagged ? 0 : 1);
+    const ingressHosts = gw[0]?.spec.servers[0].hosts as string[];
+    const routes = ofKind(docs, "VirtualService").filter((v) => (v.spec.gateways ?? []).includes("agora-ingress"));
+    const flaggerRoutes = ofKind(docs, "Canary").filter((c) =>
+      (c.spec.service.gateways ?? []).includes("agora-ingress"),
+    );
+    expect(routes.length + flaggerRoutes.length).toBe(1);
+    const host = `gateway.${ns}.svc.cluster.local`;
+    for (const vs of routes) {
+      expect(vs.spec.hosts).toEqual(ingressHosts);
+      for (const route of vs.spec.http) {
+        for (const r of route.route) expect(r.destination.host).toBe(host);
+      }
+    }
+    for (const canary of flaggerRoutes) {
+      // Flagger's VirtualService serves the ingress and the mesh with the same weights, under the
+      // ingress host names (never "*", which Istio rejects on a mesh-bound VirtualService).
+      expect(canary.spec.targetRef.name).toBe("gateway");
+      expect(canary.spec.service.gateways).toEqual(["agora-ingress", "mesh"]);
+      expect(canary.spec.service.hosts).toEqual(ingressHosts);
+      expect(ingressHosts).not.toContain("*");
+    }
+    expect(flaggerRoutes.length).toBe(name === "flagger" ? 1 : 0);
   });
 
   if (name === "flagger") {
@@ -319,6 +338,8 @@ describe.each(profiles.filter((p) => p.istio).map((p) => [p.name, p] as const))(
         const canary = docs.find((d) => d.kind === "Canary" && d.metadata.name === app) as Manifest;
         expect(canary.spec.targetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: app });
         expect(canary.spec.service.port).toBe(mainPort(values.services[app] as never));
+        // Both stream (WatchOrder, the order events): a route timeout would cut the streams off.
+        expect(canary.spec.service.timeout).toBeUndefined();
       }
     });
   }

@@ -93,3 +93,11 @@ test("with external Postgres the chart never invents passwords: it wants existin
     "Secret",
   );
 });
+
+test('Flagger for the gateway wants real ingress host names (Istio rejects "*" on a mesh-bound VirtualService)', () => {
+  expect(() => render({ set: { "istio.enabled": true, "services.gateway.flagger.enabled": true } })).toThrow(
+    /services\.gateway\.flagger\.enabled: .*Istio rejects the host "\*"; set istio\.ingress\.hosts/,
+  );
+  const withHosts = render({ valuesFiles: [join(chartDir, "ci", "flagger-values.yaml")] });
+  expect(find(withHosts, "Canary", "gateway").spec.service.hosts).toEqual(["shop.agora.test"]);
+});
