@@ -39,13 +39,27 @@ function applyPatches(doc: Skaffold, patches: { op: string; path: string; value?
   return out;
 }
 
-/** skaffold.yaml with the given profiles applied in order. */
+/**
+ * A profile's own fields over the config, as skaffold overlays them: objects field by field, everything
+ * else (lists included) replaced by the profile's value.
+ */
+function overlay(base: Skaffold, over: Skaffold): Skaffold {
+  const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObject(base) || !isObject(over)) return JSON.parse(JSON.stringify(over));
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = k in base ? overlay(base[k], v) : JSON.parse(JSON.stringify(v));
+  return out;
+}
+
+/** skaffold.yaml with the given profiles applied in order: each profile's fields, then its patches. */
 function withProfiles(names: string[]): Skaffold {
   let doc = skaffold;
   for (const n of names) {
     const profile = skaffold.profiles.find((p: { name: string }) => p.name === n);
     if (!profile) throw new Error(`no profile ${n}`);
-    if (profile.patches) doc = applyPatches(doc, profile.patches);
+    const { name: _name, activation: _activation, requiresAllActivations: _all, patches, ...fields } = profile;
+    doc = overlay(doc, fields);
+    if (patches) doc = applyPatches(doc, patches);
   }
   return doc;
 }
@@ -127,14 +141,38 @@ describe("skaffold.yaml", () => {
     expect(readFileSync(join(repoRoot, "Dockerfile"), "utf8")).toMatch(/^FROM build AS dev$/m);
   });
 
-  test("port-forwards cover the gateway and every gRPC port", () => {
-    const forwarded = (skaffold.portForward as { resourceName: string; port: number; localPort: number }[]).map(
+  test.each([
+    [""],
+    ["minikube"],
+    ["minikube,dev"],
+    ["minikube,istio"],
+    ["istio,canary"],
+    ["minikube,dev,istio,canary"],
+  ])("profiles [%s]: port-forwards cover the gateway and every gRPC port (and the ingress with istio)", (names) => {
+    const list = names.split(",").filter(Boolean);
+    const doc = withProfiles(list);
+    const forwarded = (doc.portForward as { resourceName: string; port: number; localPort: number }[]).map(
       (p) => `${p.resourceName}:${p.port}:${p.localPort}`,
     );
     for (const s of services) {
       const port = values.services[s]?.grpcPort ?? values.services[s]?.httpPort;
       expect(forwarded).toContain(`${s}:${port}:${port}`);
     }
+    const ingress = "istio-ingressgateway:80:8081";
+    if (list.includes("istio")) expect(forwarded).toContain(ingress);
+    else expect(forwarded).not.toContain(ingress);
+    expect(new Set(forwarded.map((f) => f.split(":")[2])).size).toBe(forwarded.length);
+  });
+
+  test("the profile model replaces lists like skaffold (a check of the check)", () => {
+    const doc = overlay(
+      { portForward: [{ port: 1 }, { port: 2 }], build: { local: { push: true } } },
+      {
+        portForward: [{ port: 3 }],
+        build: { local: { useBuildkit: true } },
+      },
+    );
+    expect(doc).toEqual({ portForward: [{ port: 3 }], build: { local: { push: true, useBuildkit: true } } });
   });
 });
 
