@@ -30,6 +30,16 @@ function filesUnder(dir: string, prefix = ""): string[] {
  */
 function assembleRuntimeTree(workspace: string): string {
   const root = mkdtempSync(join(tmpdir(), "agora-runtime-"));
+  try {
+    linkRuntimeTree(root, workspace);
+  } catch (error) {
+    rmSync(root, { recursive: true, force: true });
+    throw error;
+  }
+  return root;
+}
+
+function linkRuntimeTree(root: string, workspace: string): void {
   execFileSync(process.execPath, ["-e", collectScript(dockerfile), workspace, root], {
     cwd: repoRoot,
     stdio: ["ignore", "inherit", "inherit"],
@@ -48,7 +58,6 @@ function assembleRuntimeTree(workspace: string): string {
     const nested = join(repoRoot, dir, "node_modules");
     if (existsSync(nested)) symlinkSync(nested, join(root, dir, "node_modules"));
   }
-  return root;
 }
 
 test("the runtime stage is the deps stage's node_modules plus the collect step's output, started through main.js", () => {
