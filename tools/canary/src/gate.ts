@@ -40,7 +40,12 @@ function selector(t: GateTarget, extra = ""): string {
   return `reporter="destination",destination_workload_namespace="${t.namespace}",destination_workload="${t.workload}",destination_version="${t.version}"${extra}`;
 }
 
-/** The PromQL the gate runs, from Istio's standard metrics. */
+/**
+ * The PromQL the gate runs, from Istio's standard metrics. Those carry no request path or gRPC method
+ * label, so streaming requests (WatchOrder, the gateway's order events) cannot be filtered out: each
+ * counts once, with its whole life as its duration. The traffic driven during a canary therefore
+ * follows orders by polling (the chart's loadgen Job, scripts/k8s-smoke.sh); see istio/README.md.
+ */
 export function gateQueries(t: GateTarget, window: string): { requests: string; failures: string; p99: string } {
   return {
     requests: `sum(increase(istio_requests_total{${selector(t)}}[${window}]))`,

@@ -8,9 +8,9 @@ import { progressView } from "./view";
 const usage = `agora-canary SERVICE [options]
 
 Starts a canary of SERVICE next to its stable version, steps its share of the traffic through the
-Istio VirtualService, judges each step on Prometheus (Istio's istio_requests_total and
-istio_request_duration_milliseconds for the canary's workload), rolls back at the first failed gate
-and promotes at the end.
+Istio VirtualService (for the gateway also its ingress VirtualService, gateway-ingress), judges each
+step on Prometheus (Istio's istio_requests_total and istio_request_duration_milliseconds for the
+canary's workload), rolls back at the first failed gate and promotes at the end.
 
   --image IMAGE          image of the new version (default: the running SERVICE-v2 Deployment)
   --env K=V              extra env on the canary, repeatable (FAULT_ERROR_RATE=0.3 shows a rollback)

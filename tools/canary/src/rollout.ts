@@ -91,9 +91,21 @@ async function required(cluster: Cluster, kind: string, name: string): Promise<K
   return obj;
 }
 
+/**
+ * The VirtualServices routing to the service: the mesh one (`<service>`) and, for the HTTP gateway, the
+ * chart's ingress one (`<service>-ingress`, present when the ingress is enabled). A canary that only the
+ * mesh route knew about would get no outside traffic.
+ */
+async function routesOf(d: RolloutDeps, o: RolloutOptions): Promise<KubeObject[]> {
+  const mesh = await required(d.cluster, "virtualservice", o.service);
+  const ingress = await d.cluster.get("virtualservice", `${o.service}-ingress`);
+  return ingress ? [mesh, ingress] : [mesh];
+}
+
 async function setWeight(d: RolloutDeps, o: RolloutOptions, weight: number): Promise<void> {
-  const vs = await required(d.cluster, "virtualservice", o.service);
-  await d.cluster.replace(withCanaryWeight(vs, o.stableVersion, o.canaryVersion, weight, o.header));
+  for (const vs of await routesOf(d, o)) {
+    await d.cluster.replace(withCanaryWeight(vs, o.stableVersion, o.canaryVersion, weight, o.header));
+  }
 }
 
 async function removeCanary(d: RolloutDeps, o: RolloutOptions, created: boolean): Promise<void> {

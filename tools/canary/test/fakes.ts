@@ -97,3 +97,51 @@ export function orderObjects(): KubeObject[] {
     },
   ];
 }
+
+/** The objects the chart renders for the HTTP gateway with Istio and the ingress on (no canary yet). */
+export function gatewayObjects(): KubeObject[] {
+  const host = "gateway.agora.svc.cluster.local";
+  const dest = (subset: string, weight: number) => ({ destination: { host, subset, port: { number: 8080 } }, weight });
+  const routes = (timeout: string) => [
+    {
+      name: "streams",
+      match: [{ uri: { regex: "^/v1/orders/[^/]+/events$" } }],
+      route: [dest("v1", 100)],
+      timeout: "0s",
+    },
+    { name: "default", route: [dest("v1", 100)], timeout },
+  ];
+  return [
+    {
+      apiVersion: "apps/v1",
+      kind: "Deployment",
+      metadata: { name: "gateway", labels: { app: "gateway", version: "v1" } },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: { app: "gateway", version: "v1" } },
+        template: {
+          metadata: { labels: { app: "gateway", version: "v1" } },
+          spec: { containers: [{ name: "gateway", image: "agora-gateway:0.1.0", env: [] }] },
+        },
+      },
+    },
+    {
+      apiVersion: "networking.istio.io/v1",
+      kind: "DestinationRule",
+      metadata: { name: "gateway" },
+      spec: { host, subsets: [{ name: "v1", labels: { version: "v1" } }] },
+    },
+    {
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      metadata: { name: "gateway" },
+      spec: { hosts: [host], http: routes("10s") },
+    },
+    {
+      apiVersion: "networking.istio.io/v1",
+      kind: "VirtualService",
+      metadata: { name: "gateway-ingress" },
+      spec: { hosts: ["*"], gateways: ["agora-ingress"], http: routes("30s") },
+    },
+  ];
+}

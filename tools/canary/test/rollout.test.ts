@@ -2,7 +2,7 @@ import { gateQueries } from "../src/gate";
 import { parseCli } from "../src/main";
 import { canaryDeployment, parseSteps, type RolloutEvent, type RolloutOptions, runCanary } from "../src/rollout";
 import { canaryWeight } from "../src/virtual-service";
-import { FakeCluster, FakeMetrics, orderObjects } from "./fakes";
+import { FakeCluster, FakeMetrics, gatewayObjects, orderObjects } from "./fakes";
 
 const options = (over: Partial<RolloutOptions> = {}): RolloutOptions => ({
   ...parseCli(["order", "--image", "agora-order:0.2.0", "--interval", "10"]).options,
@@ -84,6 +84,53 @@ test("a slow canary is rolled back on p99 at a later step", async () => {
   );
   const outcome = await run(cluster, metrics).promise;
   expect(outcome).toEqual({ status: "rolled-back", weight: 50, reason: "p99 900 ms > 500 ms" });
+});
+
+describe("a canary of the HTTP gateway", () => {
+  const gatewayOptions = (over: Partial<RolloutOptions> = {}): RolloutOptions => ({
+    ...parseCli(["gateway", "--image", "agora-gateway:0.2.0", "--interval", "10"]).options,
+    ...over,
+  });
+
+  /** Runs the rollout, recording both VirtualServices' canary weights at every wait. */
+  async function runGateway(health: { failures: number }) {
+    const cluster = new FakeCluster(gatewayObjects());
+    const weight = (name: string) => canaryWeight(cluster.objects.get(`virtualservice/${name}`) as never, "v2");
+    const metrics = metricsFor([{ requests: 500, failures: health.failures, p99: 80 }], () => weight("gateway"));
+    const seen = { mesh: [] as number[], ingress: [] as number[] };
+    const outcome = await runCanary(gatewayOptions(), {
+      cluster,
+      metrics,
+      sleep: async () => {
+        seen.mesh.push(weight("gateway"));
+        seen.ingress.push(weight("gateway-ingress"));
+      },
+      onEvent: () => {},
+    });
+    return { cluster, outcome, seen, weight };
+  }
+
+  test("steps the ingress VirtualService with the mesh one, so outside traffic reaches the canary", async () => {
+    const { cluster, outcome, seen, weight } = await runGateway({ failures: 0 });
+    expect(outcome.status).toBe("promoted");
+    expect([...new Set(seen.ingress)]).toEqual([10, 25, 50, 100]);
+    expect(seen.ingress).toEqual(seen.mesh);
+    expect(weight("gateway-ingress")).toBe(0);
+    const ingress = cluster.objects.get("virtualservice/gateway-ingress");
+    expect(ingress?.spec.gateways).toEqual(["agora-ingress"]);
+    expect(ingress?.spec.http[0]).toMatchObject({
+      name: "canary-header",
+      match: [{ headers: { "x-agora-canary": { exact: "v2" } } }],
+    });
+  });
+
+  test("a rollback takes the canary out of the ingress route as well", async () => {
+    const { outcome, seen, weight } = await runGateway({ failures: 100 });
+    expect(outcome.status).toBe("rolled-back");
+    expect(seen.ingress).toContain(10);
+    expect(weight("gateway-ingress")).toBe(0);
+    expect(weight("gateway")).toBe(0);
+  });
 });
 
 test("too little traffic waits, then fails rather than promoting blind", async () => {

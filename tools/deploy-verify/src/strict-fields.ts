@@ -4,22 +4,26 @@ import type { Manifest } from "./helm";
 import { repoRoot } from "./paths";
 
 // The JSON schemas of the Kubernetes API accept unknown fields (the API server prunes or rejects them
-// depending on its field validation mode), so a misspelt key passes them. The model packages also
-// ship TypeScript declarations of every object, field by field; this walks a document along those
-// declarations and reports every key that the type does not declare.
+// depending on its field validation mode), so a misspelt key passes them. Type declarations list every
+// field, so this walks a document along them and reports every key that the type does not declare.
+// Kubernetes kinds are walked along kubernetes-types 1.30.0, the API of Kubernetes 1.30 exactly: a field
+// added in a later release is an unknown field here, even though kubernetes-models' newer schemas
+// (5.1.0, generated from Kubernetes 1.36) accept it. Istio kinds use @kubernetes-models/istio.
 
 let checker: ts.TypeChecker | undefined;
 let program: ts.Program | undefined;
 const rootTypes = new Map<string, ts.Type>();
 
-function declarationFile(apiVersion: string, kind: string): string | undefined {
-  const slash = apiVersion.indexOf("/");
+/** The declaration file and exported type name of a kind. */
+function declarationOf(apiVersion: string, kind: string): { file: string; typeName: string } {
   const nm = resolve(repoRoot, "node_modules");
-  if (slash < 0) return resolve(nm, "kubernetes-models", apiVersion, `${kind}.d.ts`);
-  const group = apiVersion.slice(0, slash);
-  const version = apiVersion.slice(slash + 1);
-  if (group.endsWith(".istio.io")) return resolve(nm, "@kubernetes-models/istio", group, version, `${kind}.d.ts`);
-  return resolve(nm, "kubernetes-models", group, version, `${kind}.d.ts`);
+  const slash = apiVersion.indexOf("/");
+  const group = slash < 0 ? "core" : apiVersion.slice(0, slash);
+  const version = slash < 0 ? apiVersion : apiVersion.slice(slash + 1);
+  if (group.endsWith(".istio.io")) {
+    return { file: resolve(nm, "@kubernetes-models/istio", group, version, `${kind}.d.ts`), typeName: `I${kind}` };
+  }
+  return { file: resolve(nm, "kubernetes-types", group.replace(/\.k8s\.io$/, ""), `${version}.d.ts`), typeName: kind };
 }
 
 const knownKinds = [
@@ -43,7 +47,7 @@ const knownKinds = [
 
 function init(): void {
   if (checker) return;
-  const files = knownKinds.map(([v, k]) => declarationFile(v, k) as string);
+  const files = [...new Set(knownKinds.map(([v, k]) => declarationOf(v, k).file))];
   program = ts.createProgram(files, {
     noEmit: true,
     skipLibCheck: true,
@@ -60,12 +64,12 @@ function rootType(apiVersion: string, kind: string): ts.Type | undefined {
   init();
   const key = `${apiVersion}/${kind}`;
   if (rootTypes.has(key)) return rootTypes.get(key);
-  const file = declarationFile(apiVersion, kind);
-  const sf = file ? program?.getSourceFile(file) : undefined;
+  const { file, typeName } = declarationOf(apiVersion, kind);
+  const sf = program?.getSourceFile(file);
   if (!sf || !checker) return undefined;
   const moduleSymbol = checker.getSymbolAtLocation(sf);
   const exported = moduleSymbol ? checker.getExportsOfModule(moduleSymbol) : [];
-  const iface = exported.find((s) => s.getName() === `I${kind}`);
+  const iface = exported.find((s) => s.getName() === typeName);
   if (!iface) return undefined;
   const type = checker.getDeclaredTypeOfSymbol(iface);
   rootTypes.set(key, type);

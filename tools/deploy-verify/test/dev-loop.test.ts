@@ -2,8 +2,9 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import Ajv from "ajv";
 import { parse } from "yaml";
-import { type Manifest, render } from "../src/helm";
+import { find, type Manifest, render } from "../src/helm";
 import { repoRoot } from "../src/paths";
+import { tiltCalls, tiltHelmOptions } from "../src/tilt";
 import { loadChartValues } from "../src/values";
 
 // biome-ignore lint/suspicious/noExplicitAny: skaffold.yaml is checked by its schema below.
@@ -38,13 +39,27 @@ function applyPatches(doc: Skaffold, patches: { op: string; path: string; value?
   return out;
 }
 
-/** skaffold.yaml with the given profiles applied in order. */
+/**
+ * A profile's own fields over the config, as skaffold overlays them: objects field by field, everything
+ * else (lists included) replaced by the profile's value.
+ */
+function overlay(base: Skaffold, over: Skaffold): Skaffold {
+  const isObject = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (!isObject(base) || !isObject(over)) return JSON.parse(JSON.stringify(over));
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = k in base ? overlay(base[k], v) : JSON.parse(JSON.stringify(v));
+  return out;
+}
+
+/** skaffold.yaml with the given profiles applied in order: each profile's fields, then its patches. */
 function withProfiles(names: string[]): Skaffold {
   let doc = skaffold;
   for (const n of names) {
     const profile = skaffold.profiles.find((p: { name: string }) => p.name === n);
     if (!profile) throw new Error(`no profile ${n}`);
-    if (profile.patches) doc = applyPatches(doc, profile.patches);
+    const { name: _name, activation: _activation, requiresAllActivations: _all, patches, ...fields } = profile;
+    doc = overlay(doc, fields);
+    if (patches) doc = applyPatches(doc, patches);
   }
   return doc;
 }
@@ -126,14 +141,38 @@ describe("skaffold.yaml", () => {
     expect(readFileSync(join(repoRoot, "Dockerfile"), "utf8")).toMatch(/^FROM build AS dev$/m);
   });
 
-  test("port-forwards cover the gateway and every gRPC port", () => {
-    const forwarded = (skaffold.portForward as { resourceName: string; port: number; localPort: number }[]).map(
+  test.each([
+    [""],
+    ["minikube"],
+    ["minikube,dev"],
+    ["minikube,istio"],
+    ["istio,canary"],
+    ["minikube,dev,istio,canary"],
+  ])("profiles [%s]: port-forwards cover the gateway and every gRPC port (and the ingress with istio)", (names) => {
+    const list = names.split(",").filter(Boolean);
+    const doc = withProfiles(list);
+    const forwarded = (doc.portForward as { resourceName: string; port: number; localPort: number }[]).map(
       (p) => `${p.resourceName}:${p.port}:${p.localPort}`,
     );
     for (const s of services) {
       const port = values.services[s]?.grpcPort ?? values.services[s]?.httpPort;
       expect(forwarded).toContain(`${s}:${port}:${port}`);
     }
+    const ingress = "istio-ingressgateway:80:8081";
+    if (list.includes("istio")) expect(forwarded).toContain(ingress);
+    else expect(forwarded).not.toContain(ingress);
+    expect(new Set(forwarded.map((f) => f.split(":")[2])).size).toBe(forwarded.length);
+  });
+
+  test("the profile model replaces lists like skaffold (a check of the check)", () => {
+    const doc = overlay(
+      { portForward: [{ port: 1 }, { port: 2 }], build: { local: { push: true } } },
+      {
+        portForward: [{ port: 3 }],
+        build: { local: { useBuildkit: true } },
+      },
+    );
+    expect(doc).toEqual({ portForward: [{ port: 3 }], build: { local: { push: true, useBuildkit: true } } });
   });
 });
 
@@ -160,16 +199,56 @@ describe("Tiltfile", () => {
     expect(tiltfile).toMatch(/resource_deps=\[\] if name == "gateway" else \["postgres", "nats"\]/);
     expect(tiltfile).toContain('"devMode=true"');
   });
+});
 
-  test("the values Tilt sets exist in the chart", () => {
-    const sets = [...tiltfile.matchAll(/"((?:[a-zA-Z]+\.)*[a-zA-Z]+)=/g)].map((m) => m[1] as string);
-    expect(sets.length).toBeGreaterThan(3);
-    for (const key of sets) {
+describe("Tiltfile, run with Tilt's Starlark interpreter (tools/tilt-render)", () => {
+  const flagSets = [[""], ["--istio"], ["--canary order"], ["--istio --canary order"]];
+  const run = (flags: string) => tiltCalls(flags.split(" ").filter(Boolean));
+  const workloads = (docs: Manifest[]) =>
+    docs.filter((d) => ["Deployment", "StatefulSet"].includes(d.kind)).map((d) => d.metadata.name);
+
+  test.each(flagSets)("tilt up -- %s: two renders give the same Postgres Secret, every password fixed", (flags) => {
+    const options = tiltHelmOptions(run(flags));
+    const secret = () => find(render(options), "Secret", "postgres-credentials").data as Record<string, string>;
+    const first = secret();
+    expect(secret()).toEqual(first);
+    const databases = services.filter((s) => values.services[s]?.database);
+    expect(Object.keys(first).sort()).toEqual(["postgres", ...databases].map((u) => `${u}-password`).sort());
+    for (const [key, value] of Object.entries(first)) {
+      const user = key.replace(/-password$/, "");
+      expect([key, Buffer.from(value, "base64").toString()]).toEqual([key, `agora-dev-${user}`]);
+    }
+  });
+
+  test.each(flagSets)(
+    "tilt up -- %s: every image Tilt builds is used by the chart, every k8s_resource is a rendered workload",
+    (flags) => {
+      const calls = run(flags);
+      const docs = render(tiltHelmOptions(calls));
+      const repositories = images(docs).map((i) => i.replace(/:[^:/]+$/, ""));
+      const built = calls.filter((c) => c.fn === "docker_build").map((c) => c.args[0] as string);
+      expect(built.length).toBeGreaterThanOrEqual(services.length);
+      for (const ref of built) expect(repositories).toContain(ref);
+      const resources = calls.filter((c) => c.fn === "k8s_resource").map((c) => c.args[0] as string);
+      expect(resources.length).toBeGreaterThan(services.length);
+      for (const r of resources) expect(workloads(docs)).toContain(r);
+    },
+  );
+
+  test("every value Tilt sets exists in the chart (service and password maps aside)", () => {
+    const { set } = tiltHelmOptions(run("--istio --canary order"));
+    const keys = Object.keys(set ?? {});
+    expect(keys.length).toBeGreaterThan(3);
+    for (const key of keys) {
       const parts = key.split(".");
-      if (parts[0] === "services") continue;
+      if (parts[0] === "services" || key.startsWith("postgres.auth.passwords.")) continue;
       let v: unknown = values;
       for (const p of parts) v = (v as Record<string, unknown>)?.[p];
       expect([key, v !== undefined]).toEqual([key, true]);
     }
+  });
+
+  test("a canary of an unknown service stops the Tiltfile with a clear message", () => {
+    expect(() => run("--canary nope")).toThrow(/--canary must name a service/);
   });
 });

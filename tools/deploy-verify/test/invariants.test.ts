@@ -1,3 +1,7 @@
+import { descriptorSetBytes } from "@agora/contracts";
+import { registryFromDescriptorSet } from "../../../services/gateway/src/descriptors";
+import { downstreamMethods as gatewayDownstreamMethods } from "../../../services/gateway/src/gateway";
+import { serviceClientCalls } from "../src/client-calls";
 import { type Manifest, ofKind, render } from "../src/helm";
 import { isAllowed } from "../src/mesh";
 import { profiles } from "../src/profiles";
@@ -18,15 +22,31 @@ const envOf = (c: Container): Record<string, string | undefined> =>
 const appDeployments = (docs: Manifest[]): Manifest[] =>
   ofKind(docs, "Deployment").filter((d) => services.includes(d.metadata.labels?.app ?? ""));
 
-/** The dependency graph of the issue's table, written out independently of values.yaml. */
-const issueGraph: Record<string, Record<string, string[]>> = {
-  order: {
-    catalog: ["BatchGetProducts"],
-    inventory: ["ReserveStock", "ReleaseReservation", "CommitReservation"],
-    payment: ["TokenizeCard", "AuthorizePayment", "VoidPayment"],
-  },
-  notification: { identity: ["GetCustomer"] },
-};
+/**
+ * The graph the code really uses, independent of values.yaml: every kit-client method each service's
+ * sources call (read with the type checker), and the gateway's downstream methods as the gateway itself
+ * derives them from the descriptor set it serves. Keyed caller → callee (chart service name) → methods.
+ */
+function graphFromCode(): Record<string, Record<string, string[]>> {
+  const byProto = new Map(services.map((s) => [values.services[s]?.grpcService, s]));
+  const graph: Record<string, Record<string, string[]>> = {};
+  const add = (caller: string, path: string, at: string) => {
+    const [, protoService, method] = path.split("/") as [string, string, string];
+    const callee = byProto.get(protoService);
+    if (!callee) throw new Error(`${at}: ${caller} calls ${path}, which no service of the chart serves`);
+    const callees = graph[caller] ?? {};
+    graph[caller] = callees;
+    const methods = callees[callee] ?? [];
+    callees[callee] = methods;
+    if (!methods.includes(method)) methods.push(method);
+  };
+  for (const [caller, calls] of serviceClientCalls()) for (const c of calls) add(caller, c.path, c.at);
+  const gatewayRegistry = registryFromDescriptorSet(descriptorSetBytes());
+  for (const m of gatewayDownstreamMethods(gatewayRegistry)) add("gateway", m.path, "services/gateway");
+  for (const callees of Object.values(graph)) for (const methods of Object.values(callees)) methods.sort();
+  return graph;
+}
+const codeGraph = graphFromCode();
 
 describe.each(profiles.map((p) => [p.name, p] as const))("profile %s", (name, profile) => {
   const docs = rendered.get(name) as Manifest[];
@@ -185,7 +205,7 @@ describe.each(profiles.filter((p) => p.istio).map((p) => [p.name, p] as const))(
     }
   });
 
-  test("the services reachable in the mesh are exactly those the dependency graph allows", () => {
+  test("the calls allowed in the mesh are exactly the calls the code makes (no missing, no extra)", () => {
     const allPaths = [...proto.flatMap((s) => s.methods.map((m) => m.path)), "/grpc.health.v1.Health/Check"];
     const callers = [...accounts, ...values.istio.ingress.principals];
     const problems: string[] = [];
@@ -206,7 +226,7 @@ describe.each(profiles.filter((p) => p.istio).map((p) => [p.name, p] as const))(
           const method = path.split("/")[2] as string;
           const inGraph =
             destProto?.methods.some((m) => m.path === path) === true &&
-            (values.services[caller]?.calls?.[dest] ?? []).includes(method);
+            (codeGraph[caller]?.[dest] ?? []).includes(method);
           const health = caller === "agora-tests" && path === "/grpc.health.v1.Health/Check";
           if (allowed !== (inGraph || health)) problems.push(`${caller} → ${dest} ${path}: allowed=${allowed}`);
         }
@@ -282,12 +302,31 @@ describe.each(profiles.filter((p) => p.istio).map((p) => [p.name, p] as const))(
     }
   });
 
-  test("the ingress Gateway routes to the HTTP gateway", () => {
+  test("the ingress Gateway routes to the HTTP gateway: the chart's VirtualService, or Flagger's when it owns the gateway", () => {
     const gw = ofKind(docs, "Gateway");
     expect(gw).toHaveLength(1);
-    const vs = ofKind(docs, "VirtualService").filter((v) => (v.spec.gateways ?? []).includes("agora-ingress"));
-    const flagged = name === "flagger";
-    expect(vs).toHaveLength(flagged ? 0 : 1);
+    const ingressHosts = gw[0]?.spec.servers[0].hosts as string[];
+    const routes = ofKind(docs, "VirtualService").filter((v) => (v.spec.gateways ?? []).includes("agora-ingress"));
+    const flaggerRoutes = ofKind(docs, "Canary").filter((c) =>
+      (c.spec.service.gateways ?? []).includes("agora-ingress"),
+    );
+    expect(routes.length + flaggerRoutes.length).toBe(1);
+    const host = `gateway.${ns}.svc.cluster.local`;
+    for (const vs of routes) {
+      expect(vs.spec.hosts).toEqual(ingressHosts);
+      for (const route of vs.spec.http) {
+        for (const r of route.route) expect(r.destination.host).toBe(host);
+      }
+    }
+    for (const canary of flaggerRoutes) {
+      // Flagger's VirtualService serves the ingress and the mesh with the same weights, under the
+      // ingress host names (never "*", which Istio rejects on a mesh-bound VirtualService).
+      expect(canary.spec.targetRef.name).toBe("gateway");
+      expect(canary.spec.service.gateways).toEqual(["agora-ingress", "mesh"]);
+      expect(canary.spec.service.hosts).toEqual(ingressHosts);
+      expect(ingressHosts).not.toContain("*");
+    }
+    expect(flaggerRoutes.length).toBe(name === "flagger" ? 1 : 0);
   });
 
   if (name === "flagger") {
@@ -299,19 +338,33 @@ describe.each(profiles.filter((p) => p.istio).map((p) => [p.name, p] as const))(
         const canary = docs.find((d) => d.kind === "Canary" && d.metadata.name === app) as Manifest;
         expect(canary.spec.targetRef).toEqual({ apiVersion: "apps/v1", kind: "Deployment", name: app });
         expect(canary.spec.service.port).toBe(mainPort(values.services[app] as never));
+        // Both stream (WatchOrder, the order events): a route timeout would cut the streams off.
+        expect(canary.spec.service.timeout).toBeUndefined();
       }
     });
   }
 });
 
 describe("the dependency graph", () => {
-  test("the non-gateway edges are exactly the issue's table", () => {
-    const graph = Object.fromEntries(
+  test("services.*.calls in values.yaml is exactly what the code calls", () => {
+    const declared = Object.fromEntries(
       services
-        .filter((s) => s !== "gateway" && Object.keys(values.services[s]?.calls ?? {}).length > 0)
-        .map((s) => [s, values.services[s]?.calls]),
+        .filter((s) => Object.keys(values.services[s]?.calls ?? {}).length > 0)
+        .map((s) => [
+          s,
+          Object.fromEntries(
+            Object.entries(values.services[s]?.calls ?? {}).map(([callee, methods]) => [callee, [...methods].sort()]),
+          ),
+        ]),
     );
-    expect(graph).toEqual(issueGraph);
+    expect(declared).toEqual(codeGraph);
+  });
+
+  test("the code scan sees calls made behind ports and saga steps (a check of the check)", () => {
+    // The order saga asks payment about an authorization before voiding it (saga-steps → PaymentPort).
+    expect(codeGraph.order?.payment).toEqual(["AuthorizePayment", "GetPayment", "TokenizeCard", "VoidPayment"]);
+    expect(codeGraph.notification).toEqual({ identity: ["GetCustomer"] });
+    expect(Object.keys(codeGraph.gateway ?? {}).sort()).toEqual(services.filter((s) => s !== "gateway").sort());
   });
 
   test("every grpcService and every method in the graph exists in proto/", () => {

@@ -70,6 +70,16 @@ describe("the validator rejects broken documents (so a pass means something)", (
     );
   });
 
+  test("a field newer than Kubernetes 1.30 (pod-level resources, 1.32) is unknown, though newer schemas know it", () => {
+    const bad = clone(deployment);
+    bad.spec.template.spec.resources = { requests: { cpu: "100m" } };
+    bad.spec.template.spec.hostnameOverride = "order";
+    expect(validateManifests([bad]).map((p) => p.error)).toEqual([
+      'unknown field "spec.template.spec.resources"',
+      'unknown field "spec.template.spec.hostnameOverride"',
+    ]);
+  });
+
   test("a missing required field and a bad enum in a Service", () => {
     const svc = docs.find((d) => d.kind === "Service" && d.metadata.name === "order") as Manifest;
     const noPort = clone(svc);

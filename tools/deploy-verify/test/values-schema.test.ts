@@ -3,7 +3,7 @@ import { join } from "node:path";
 import Ajv from "ajv";
 import addFormats from "ajv-formats";
 import { parse } from "yaml";
-import { render } from "../src/helm";
+import { find, render } from "../src/helm";
 import { chartDir } from "../src/paths";
 import { loadChartValues, loadValuesSchema } from "../src/values";
 
@@ -70,6 +70,35 @@ test("every key of values.yaml is described by the schema (nothing slips through
 });
 
 test("helm refuses to render without the external servers it needs", () => {
-  expect(() => render({ set: { "postgres.enabled": false } })).toThrow(/postgres.external.host is required/);
+  expect(() => render({ set: { "postgres.enabled": false, "postgres.auth.existingSecret": "agora-db" } })).toThrow(
+    /postgres.external.host is required/,
+  );
   expect(() => render({ set: { "nats.enabled": false } })).toThrow(/nats.external.url is required/);
+});
+
+test("with external Postgres the chart never invents passwords: it wants existingSecret or every service's password", () => {
+  const external = { "postgres.enabled": false, "postgres.external.host": "db.example" };
+  const databases = Object.entries(loadChartValues().services)
+    .filter(([, s]) => s.database)
+    .map(([name]) => name);
+  expect(databases.length).toBeGreaterThan(5);
+  expect(() => render({ set: external })).toThrow(
+    `postgres.enabled=false (external Postgres) needs the services' real passwords: set postgres.auth.existingSecret to a Secret with the keys <service>-password, or set postgres.auth.passwords.<service> for ${[...databases].sort().join(", ")} (generated`,
+  );
+  const some = Object.fromEntries(databases.slice(1).map((s) => [`postgres.auth.passwords.${s}`, `pw-${s}`]));
+  expect(() => render({ set: { ...external, ...some } })).toThrow(new RegExp(`for ${databases[0]} \\(generated`));
+  const all = { ...some, [`postgres.auth.passwords.${databases[0]}`]: "pw-first" };
+  const secret = find(render({ set: { ...external, ...all } }), "Secret", "postgres-credentials");
+  expect(Object.keys(secret.data).sort()).toEqual(databases.map((s) => `${s}-password`).sort());
+  expect(render({ set: { ...external, "postgres.auth.existingSecret": "agora-db" } }).map((d) => d.kind)).not.toContain(
+    "Secret",
+  );
+});
+
+test('Flagger for the gateway wants real ingress host names (Istio rejects "*" on a mesh-bound VirtualService)', () => {
+  expect(() => render({ set: { "istio.enabled": true, "services.gateway.flagger.enabled": true } })).toThrow(
+    /services\.gateway\.flagger\.enabled: .*Istio rejects the host "\*"; set istio\.ingress\.hosts/,
+  );
+  const withHosts = render({ valuesFiles: [join(chartDir, "ci", "flagger-values.yaml")] });
+  expect(find(withHosts, "Canary", "gateway").spec.service.hosts).toEqual(["shop.agora.test"]);
 });

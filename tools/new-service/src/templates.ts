@@ -63,6 +63,8 @@ export function packageJson(s: Scaffold): string {
       description: `${summary} (gRPC ${s.service.fullName}, port ${s.ports.grpc}).`,
       license: "Apache-2.0",
       main: "dist/main.js",
+      // What the image ships of this workspace (the Dockerfile copies exactly these).
+      files: ["dist", "drizzle"],
       scripts: {
         build: "tsc -p tsconfig.build.json",
         typecheck: "tsc -p tsconfig.json --noEmit",

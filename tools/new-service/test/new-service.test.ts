@@ -74,6 +74,8 @@ describe("new-service in a throwaway copy of the repository", () => {
     expect(generated.stdout).toContain("npm install");
     const pkg = JSON.parse(readFileSync(at(`${folder}/package.json`), "utf8"));
     expect(pkg.name).toBe("@agora/parcel-locker");
+    // What the image ships of it: the Dockerfile copies each workspace's `files` and stops without them.
+    expect(pkg.files).toEqual(["dist", "drizzle"]);
     // Ports: after every port the real services and the chart use (50051–50058 and 9450–9458 at least).
     const values = parse(before["charts/agora/values.yaml"] as string);
     const chartPorts = Object.values(values.services as Record<string, { grpcPort?: number; metricsPort: number }>);
@@ -162,7 +164,10 @@ describe("new-service in a throwaway copy of the repository", () => {
         "test/invariants.test.ts",
       ],
       at("tools/deploy-verify"),
-      { HELM: process.env.HELM ?? join(repoRoot, "tools/helm-render/helm") },
+      {
+        HELM: process.env.HELM ?? join(repoRoot, "tools/helm-render/helm"),
+        TILT_RENDER: process.env.TILT_RENDER ?? join(repoRoot, "tools/tilt-render/tilt-render"),
+      },
     );
     expect(result.output).toMatch(/Tests: +\d+ passed/);
     expect(result.code).toBe(0);

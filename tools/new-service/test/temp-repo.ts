@@ -34,9 +34,9 @@ const linkedPackages = ["contracts", "service-kit", "testing"];
 /**
  * Copies proto/, charts/, the contracts, kit and testing packages (with their dist), the root
  * configuration, skaffold.yaml, the Tiltfile, tools/deploy-verify and every service's package.json
- * (so names and ports count as taken) into a temporary folder. Its node_modules holds links to the
- * real root node_modules, except @agora/* which link to the copies, so code built in the copy uses
- * the copy's contracts. Nothing in the real working tree is written.
+ * (so names and ports count as taken) and src/ into a temporary folder. Its node_modules holds links
+ * to the real root node_modules, except @agora/* which link to the copies, so code built in the copy
+ * uses the copy's contracts. Nothing in the real working tree is written.
  */
 export function copyRepo(source = repoRoot): TempRepo {
   for (const pkg of linkedPackages) {
@@ -62,6 +62,9 @@ export function copyRepo(source = repoRoot): TempRepo {
     if (!existsSync(manifest)) continue;
     mkdirSync(join(root, "services", service), { recursive: true });
     cpSync(manifest, join(root, "services", service, "package.json"));
+    // deploy-verify compares the chart's authorization with the calls in the services' sources.
+    const src = join(source, "services", service, "src");
+    if (existsSync(src)) cpSync(src, join(root, "services", service, "src"), { recursive: true });
   }
   const modules = join(root, "node_modules");
   mkdirSync(join(modules, "@agora"), { recursive: true });

@@ -210,7 +210,13 @@ function contextFor(
   };
 }
 
-async function injectFaults(faults: FaultInjection | undefined): Promise<void> {
+/**
+ * The deliberately faulty build of canary demos: waits `delayMs`, then fails a share `errorRate` of
+ * calls with UNAVAILABLE (a DomainError). Every bound gRPC method runs it before its handler; a
+ * service serving another protocol (the HTTP gateway) runs it per request with its setup context's
+ * `faults`.
+ */
+export async function injectFaults(faults: FaultInjection | undefined): Promise<void> {
   if (!faults) return;
   if (faults.delayMs > 0) await sleep(faults.delayMs);
   if (faults.errorRate > 0 && Math.random() < faults.errorRate) {
