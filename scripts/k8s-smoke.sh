@@ -47,10 +47,11 @@ auth=(-H "Authorization: Bearer $token")
 product=$(call GET /v1/products "" | jq -er '.products[0].productId')
 echo "ordering product $product"
 
-order=$(jq -nc --arg p "$product" '{
+# A card that expires in five years, whatever year this runs in.
+order=$(jq -nc --arg p "$product" --argjson year "$(($(date +%Y) + 5))" '{
   lines: [{productId: $p, quantity: 1}],
   shippingAddress: {recipientName: "Smoke Test", addressLines: ["1 Test Street"], city: "Berlin", postalCode: "10115", countryCode: "DE"},
-  card: {number: "4242424242424242", expMonth: 12, expYear: 2030, cvc: "123", holderName: "Smoke Test"}
+  card: {number: "4242424242424242", expMonth: 12, expYear: $year, cvc: "123", holderName: "Smoke Test"}
 }')
 order_id=$(call POST /v1/orders "$order" "${auth[@]}" -H "Idempotency-Key: smoke-$(date +%s)-$RANDOM" | jq -er .order.orderId)
 echo "placed order $order_id"

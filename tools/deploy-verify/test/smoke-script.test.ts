@@ -54,7 +54,9 @@ function gateway(b: Behaviour): Server {
         typeof addr?.countryCode === "string" &&
         card?.number === "4242424242424242" &&
         card.expMonth === 12 &&
-        card.expYear === 2030;
+        typeof card.expYear === "number" &&
+        card.expYear > new Date().getFullYear() &&
+        card.expYear <= new Date().getFullYear() + 50;
       return ok
         ? send(202, { order: { orderId: "o-1", status: "ORDER_STATUS_PENDING" } })
         : send(400, { message: "bad order" });
