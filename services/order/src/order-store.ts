@@ -177,47 +177,60 @@ export class OrderStore {
           updatedAt: now,
         })
         .onConflictDoNothing({ target: [orders.customerId, orders.idempotencyKey] })
-        .returning({ orderId: orders.orderId });
+        .returning();
       if (!inserted) {
         // The key is taken: this statement sees the committed winner (read committed).
         const existing = await this.findByKey(order.customerId, order.idempotencyKey, tx);
         if (!existing) throw new Error("idempotency key conflict without a visible order");
         return { view: existing, created: false };
       }
-      await tx.insert(orderLines).values(
-        order.lines.map((line, index) => ({
+      // Independent writes, sent together (pipelined on the transaction's connection); the view is
+      // what they return, not read back.
+      const [lines, history] = await Promise.all([
+        tx
+          .insert(orderLines)
+          .values(
+            order.lines.map((line, index) => ({
+              orderId,
+              lineNumber: index + 1,
+              productId: line.productId,
+              sku: line.sku,
+              name: line.name,
+              quantity: line.quantity,
+              unitPriceNanos: line.unitPriceNanos,
+            })),
+          )
+          .returning(),
+        tx.insert(orderStatusChanges).values({ orderId, status: "PENDING", reason: "", changedAt: now }).returning(),
+        tx.insert(orderSagas).values({
           orderId,
-          lineNumber: index + 1,
-          productId: line.productId,
-          sku: line.sku,
-          name: line.name,
-          quantity: line.quantity,
-          unitPriceNanos: line.unitPriceNanos,
-        })),
-      );
-      await tx.insert(orderStatusChanges).values({ orderId, status: "PENDING", reason: "", changedAt: now });
-      await tx.insert(orderSagas).values({
-        orderId,
-        step: "RESERVE_STOCK",
-        deadlineAt: sql`now() + ${millis(saga.deadlineMs)}`,
-        nextAttemptAt: sql`now()`,
-        correlationId: saga.correlationId,
-        traceHeaders: saga.traceHeaders,
-        ...(saga.lease
-          ? {
-              leaseToken: saga.lease.token,
-              leasedUntil: sql`now() + ${millis(saga.lease.ms)}`,
-              // What SagaStore.begin records before RESERVE_STOCK is called: a reservation may exist.
-              stockMayBeHeld: true,
-            }
-          : {}),
-      });
-      await tx.insert(orderSagaLog).values({ orderId, step: "RESERVE_STOCK", outcome: "placed", detail: "" });
-      const view = (await this.get(orderId, tx)) as OrderView;
-      await this.outbox.add(tx, OrderPlacedEvent, { order: toOrderProto(view) }, { aggregateId: orderId });
-      // A leased saga runs here; one written due wakes every replica's executor.
-      if (!saga.lease) await tx.execute(sql`select pg_notify(${sagaDueChannel}, ${orderId})`);
-      await tx.execute(sql`select pg_notify(${orderChangedChannel}, ${orderId})`);
+          step: "RESERVE_STOCK",
+          deadlineAt: sql`now() + ${millis(saga.deadlineMs)}`,
+          nextAttemptAt: sql`now()`,
+          correlationId: saga.correlationId,
+          traceHeaders: saga.traceHeaders,
+          ...(saga.lease
+            ? {
+                leaseToken: saga.lease.token,
+                leasedUntil: sql`now() + ${millis(saga.lease.ms)}`,
+                // What SagaStore.begin records before RESERVE_STOCK is called: a reservation may exist.
+                stockMayBeHeld: true,
+              }
+            : {}),
+        }),
+        tx.insert(orderSagaLog).values({ orderId, step: "RESERVE_STOCK", outcome: "placed", detail: "" }),
+      ]);
+      const view: OrderView = {
+        order: inserted,
+        lines: lines.sort((a, b) => a.lineNumber - b.lineNumber),
+        history,
+      };
+      await Promise.all([
+        this.outbox.add(tx, OrderPlacedEvent, { order: toOrderProto(view) }, { aggregateId: orderId }),
+        // A leased saga runs here; one written due wakes every replica's executor.
+        saga.lease ? undefined : tx.execute(sql`select pg_notify(${sagaDueChannel}, ${orderId})`),
+        tx.execute(sql`select pg_notify(${orderChangedChannel}, ${orderId})`),
+      ]);
       return { view, created: true };
     });
   }
@@ -228,22 +241,34 @@ export class OrderStore {
    */
   async changeStatus(tx: OrderTx, orderId: string, change: StatusChange): Promise<OrderView> {
     const now = new Date();
-    await tx
-      .update(orders)
-      .set({
-        status: change.status,
-        statusReason: change.reason,
-        updatedAt: now,
-        ...(change.paymentId ? { paymentId: change.paymentId } : {}),
-      })
-      .where(eq(orders.orderId, orderId));
-    await tx
-      .insert(orderStatusChanges)
-      .values({ orderId, status: change.status, reason: change.reason, changedAt: now });
-    const view = await this.get(orderId, tx);
-    if (!view) throw new Error(`order ${orderId} vanished during a status change`);
-    await this.recordEvent(tx, view, change.reason);
-    await tx.execute(sql`select pg_notify(${orderChangedChannel}, ${orderId})`);
+    // Two rounds of statements sent together: the writes, then the order's lines and history.
+    const [[order]] = await Promise.all([
+      tx
+        .update(orders)
+        .set({
+          status: change.status,
+          statusReason: change.reason,
+          updatedAt: now,
+          ...(change.paymentId ? { paymentId: change.paymentId } : {}),
+        })
+        .where(eq(orders.orderId, orderId))
+        .returning(),
+      tx.insert(orderStatusChanges).values({ orderId, status: change.status, reason: change.reason, changedAt: now }),
+    ]);
+    if (!order) throw new Error(`order ${orderId} vanished during a status change`);
+    const [lines, history] = await Promise.all([
+      tx.select().from(orderLines).where(eq(orderLines.orderId, orderId)).orderBy(asc(orderLines.lineNumber)),
+      tx
+        .select()
+        .from(orderStatusChanges)
+        .where(eq(orderStatusChanges.orderId, orderId))
+        .orderBy(asc(orderStatusChanges.id)),
+    ]);
+    const view: OrderView = { order, lines, history };
+    await Promise.all([
+      this.recordEvent(tx, view, change.reason),
+      tx.execute(sql`select pg_notify(${orderChangedChannel}, ${orderId})`),
+    ]);
     return view;
   }
 

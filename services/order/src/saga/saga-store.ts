@@ -246,7 +246,9 @@ export class SagaStore {
   private async apply(tx: OrderTx, orderId: string, decision: SagaDecision, lease: LeaseMode): Promise<void> {
     const { state } = decision;
     const runNow = decision.runInMs === 0;
-    await tx
+    // Saga row, order and saga log are written together (pipelined): none reads what another writes.
+    const writes: Promise<unknown>[] = [];
+    const sagaWrite = tx
       .update(orderSagas)
       .set({
         step: state.step,
@@ -266,13 +268,17 @@ export class SagaStore {
         updatedAt: new Date(),
       })
       .where(eq(orderSagas.orderId, orderId));
+    writes.push(sagaWrite);
     if (decision.order) {
-      await this.orders.changeStatus(tx, orderId, { ...decision.order, paymentId: decision.paymentId });
+      writes.push(this.orders.changeStatus(tx, orderId, { ...decision.order, paymentId: decision.paymentId }));
     } else if (decision.paymentId) {
-      await this.orders.setPaymentId(tx, orderId, decision.paymentId);
+      writes.push(this.orders.setPaymentId(tx, orderId, decision.paymentId));
     }
-    await tx.insert(orderSagaLog).values({ orderId, ...decision.log, detail: decision.log.detail.slice(0, 1000) });
-    if (runNow && lease !== "extend") await tx.execute(sql`select pg_notify(${sagaDueChannel}, ${orderId})`);
+    writes.push(
+      tx.insert(orderSagaLog).values({ orderId, ...decision.log, detail: decision.log.detail.slice(0, 1000) }),
+    );
+    if (runNow && lease !== "extend") writes.push(tx.execute(sql`select pg_notify(${sagaDueChannel}, ${orderId})`));
+    await Promise.all(writes);
   }
 
   private async sagaOrder(tx: OrderTx, orderId: string, state: SagaState): Promise<SagaOrder> {
