@@ -41,6 +41,8 @@ const RELAY_LOCK_ID = 7_482_002;
 export class OutboxRelay {
   readonly name = "outbox-relay";
   private running = false;
+  /** Aborted by stop(): ends a wait for NATS (which may never come while the broker is down). */
+  private stopping = new AbortController();
   private loop?: Promise<void>;
   private lock?: SessionLock;
   private wake?: () => void;
@@ -111,13 +113,18 @@ export class OutboxRelay {
 
   async start(): Promise<void> {
     this.running = true;
+    this.stopping = new AbortController();
     this.unlisten = await this.deps.database.listen(outboxChannel, () => this.wake?.());
     this.loop = this.run();
   }
 
-  /** Stops after a last round (publishing what is committed if NATS is up), then gives up leadership. */
+  /**
+   * Stops after a last round (publishing what is committed if NATS is up), then gives up leadership.
+   * With NATS unreachable it stops at once: the rows stay unpublished for the next leader.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     this.wake?.();
     await this.loop;
     if (this.lock) {
@@ -154,6 +161,7 @@ export class OutboxRelay {
         if (count === 0) await this.pause(this.options.pollIntervalMs);
         else if (count < this.options.batchSize) await this.pause(this.options.lingerMs);
       } catch (error) {
+        if (!this.running) break;
         this.failures.inc();
         this.deps.logger.warn({ err: error, retry_ms: backoff }, "outbox relay: publishing failed; retrying");
         await this.pause(backoff);
@@ -176,7 +184,7 @@ export class OutboxRelay {
   }
 
   private async ensureStreams(): Promise<void> {
-    const { jsm } = await this.deps.nats.jetstream();
+    const { jsm } = await this.deps.nats.jetstream(this.stopping.signal);
     for (const context of this.deps.contexts) {
       const { naming, retention, logger } = this.deps;
       await ensureStream(jsm, streamSettings(naming.streamOf(context), naming.subjectsOf(context), retention), logger);
@@ -200,7 +208,8 @@ export class OutboxRelay {
       .orderBy(asc(outbox.id))
       .limit(this.options.batchSize);
     if (rows.length === 0) return 0;
-    const { js } = await this.deps.nats.jetstream();
+    // The final round at stop() runs only when connected, so this wait cannot outlive the stop.
+    const { js } = await this.deps.nats.jetstream(this.running ? this.stopping.signal : undefined);
     const done: number[] = [];
     try {
       for (const row of rows) {

@@ -89,6 +89,8 @@ export class EventSubscription<S extends Record<string, unknown>> {
   private readonly retryDelay: { initialMs: number; maxMs: number };
   private readonly concurrency: number;
   private running = false;
+  /** Aborted by stop(): ends a wait for NATS and the pause between attempts to (re)create the consumer. */
+  private stopping = new AbortController();
   private loop?: Promise<void>;
   private messages?: ConsumerMessages;
   private readonly outcomes: Counter<"consumer" | "event_type" | "outcome">;
@@ -141,12 +143,14 @@ export class EventSubscription<S extends Record<string, unknown>> {
 
   async start(): Promise<void> {
     this.running = true;
+    this.stopping = new AbortController();
     this.loop = this.run();
   }
 
-  /** Stops fetching, lets events in hand finish, and returns. */
+  /** Stops fetching, lets events in hand finish, and returns (at once while NATS is unreachable). */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     // Not awaited: close() resolves only once the message iterator runs; the loop ending is what counts.
     void this.messages?.close().catch(() => undefined);
     await this.loop;
@@ -181,7 +185,7 @@ export class EventSubscription<S extends Record<string, unknown>> {
     let backoff = 250;
     while (this.running) {
       try {
-        const { js, jsm } = await this.deps.nats.jetstream();
+        const { js, jsm } = await this.deps.nats.jetstream(this.stopping.signal);
         const { naming, retention, logger } = this.deps;
         const stream = naming.streamOf(this.context);
         await ensureStream(jsm, streamSettings(stream, naming.subjectsOf(this.context), retention), logger);
@@ -203,7 +207,7 @@ export class EventSubscription<S extends Record<string, unknown>> {
       } catch (error) {
         if (!this.running) break;
         this.deps.logger.warn({ err: error, consumer: this.durable, retry_ms: backoff }, "consumer failed; recreating");
-        await sleep(backoff);
+        await sleep(backoff, undefined, { signal: this.stopping.signal }).catch(() => undefined);
         backoff = Math.min(backoff * 2, 5000);
       }
     }

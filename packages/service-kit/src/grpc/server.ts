@@ -44,6 +44,7 @@ export class GrpcServer {
   private readonly serviceNames: string[];
   private inFlightUnary = 0;
   private boundPort = 0;
+  private draining?: Promise<void>;
 
   constructor(private readonly options: GrpcServerOptions) {
     const countUnary: grpc.ServerInterceptor = (method, call) => {
@@ -106,9 +107,15 @@ export class GrpcServer {
 
   /**
    * Stops taking new calls, waits for in-flight unary calls (at most `timeoutMs`), then cuts what is
-   * left: server streams such as health Watch or WatchOrder, which would otherwise never end.
+   * left: server streams such as health Watch or WatchOrder, which would otherwise never end. Calling
+   * it again returns the drain already under way.
    */
-  async drain(timeoutMs: number): Promise<void> {
+  drain(timeoutMs: number): Promise<void> {
+    this.draining ??= this.drainOnce(timeoutMs);
+    return this.draining;
+  }
+
+  private async drainOnce(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const stopped = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     while (this.inFlightUnary > 0 && Date.now() < deadline) {
