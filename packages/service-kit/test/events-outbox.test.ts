@@ -1,4 +1,5 @@
 import { ProductCreatedEvent } from "@agora/contracts";
+import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
 import {
   createTestDatabase,
   EventProbe,
@@ -20,6 +21,16 @@ import {
   producerService,
   writeEvents,
 } from "./support/event-test-kit";
+
+const newProduct = (productId: string) => ({
+  productId,
+  sku: "S",
+  name: productId,
+  description: "",
+  category: "test",
+  price: undefined,
+  imageUrl: "",
+});
 
 const range = <T>(count: number, item: (index: number) => T): T[] => Array.from({ length: count }, (_, i) => item(i));
 
@@ -121,6 +132,24 @@ describe("transactional outbox and relay (real Postgres, real NATS JetStream)", 
       for (const group of ["a", "b", "c", "d"]) {
         expect(versions.get(`down-${group}`)).toEqual([1, 2, 3, 4, 5]);
       }
+    } finally {
+      await relay.stop();
+    }
+  }, 60_000);
+
+  it("runs with DATABASE_POOL_SIZE=1: the relay's leader lock holds no pooled connection", async () => {
+    const relay = await startService(producerService, {
+      ...baseEnv,
+      DATABASE_URL: producerDb.url,
+      DATABASE_POOL_SIZE: "1",
+    });
+    try {
+      // Two calls and the relay's rounds share the single pooled connection; none waits for ever.
+      const client = relay.client(CatalogServiceService, { maxAttempts: 1, breaker: false, timeoutMs: 5000 });
+      await client.createProduct(newProduct("pool-of-one#1"));
+      await client.createProduct(newProduct("pool-of-one#2"));
+      const { applications } = await waitApplied(["pool-of-one#1", "pool-of-one#2"]);
+      expect(applications.get("pool-of-one#2")).toBe(1);
     } finally {
       await relay.stop();
     }

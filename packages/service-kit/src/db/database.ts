@@ -31,7 +31,10 @@ export interface DatabaseOptions<S extends Record<string, unknown>> {
   /** Applied in order at start, under a lock so replicas starting together take turns. */
   migrations: readonly MigrationSet[];
   logger: Logger;
-  /** Connections in the pool (postgres only). Default 10. */
+  /**
+   * Connections in the pool for queries (postgres only). Default 10. LISTEN and advisory locks
+   * ({@link Database.tryLock}) use connections of their own on top.
+   */
   poolSize?: number;
   /**
    * Run queries with parameters as named prepared statements (postgres only; default true). Off for
@@ -51,8 +54,8 @@ export interface Database<S extends Record<string, unknown>> {
   /** Calls `onNotify` for every NOTIFY on `channel` until the returned function is called. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /**
-   * Tries to take a session-level advisory lock on a connection of its own; undefined when another
-   * session holds it. The lock lasts until released or until that connection dies. (With the embedded
+   * Tries to take a session-level advisory lock on a connection of its own (outside the pool, kept
+   * for further attempts); undefined when another session holds it. The lock lasts until released or until that connection dies. (With the embedded
    * PGlite there is one session per process, so it only excludes other processes' databases — none.)
    */
   tryLock(key: number): Promise<SessionLock | undefined>;
@@ -125,6 +128,8 @@ async function openPostgres<S extends Record<string, unknown>>(
     max: options.poolSize ?? 10,
     idle_timeout: 30,
   });
+  /** Connections holding (or trying to take) advisory locks, one per lock key. */
+  const lockSessions = new Map<number, postgres.Sql>();
   const db = drizzlePostgres(options.preparedStatements === false ? client : preparing(client), {
     schema: options.schema,
   }) as unknown as Db<S>;
@@ -137,21 +142,21 @@ async function openPostgres<S extends Record<string, unknown>>(
       return () => subscription.unlisten();
     },
     tryLock: async (key) => {
-      const session = await client.reserve();
-      try {
-        const [row] = await session<{ locked: boolean }[]>`select pg_try_advisory_lock(${key}) as locked`;
-        if (!row?.locked) {
-          session.release();
-          return undefined;
-        }
-      } catch (error) {
-        session.release();
-        throw error;
+      // On a connection of its own, outside the pool: the pool's DATABASE_POOL_SIZE connections all
+      // stay for queries (a pool of one would otherwise be held by the lock, and nothing else runs).
+      // Kept open between attempts (a follower retries every few seconds), never recycled while held.
+      let session = lockSessions.get(key);
+      if (!session) {
+        session = postgres(url, { ...connection, max: 1, idle_timeout: 0, max_lifetime: 0 });
+        lockSessions.set(key, session);
       }
+      const [row] = await session<{ locked: boolean }[]>`select pg_try_advisory_lock(${key}) as locked`;
+      if (!row?.locked) return undefined;
+      const held = session;
       return {
         stillHeld: async () => {
           try {
-            const [row] = await session<{ held: boolean }[]>`
+            const [row] = await held<{ held: boolean }[]>`
               select exists (select 1 from pg_locks where locktype = 'advisory' and objid = ${key}
                 and pid = pg_backend_pid() and granted) as held`;
             return row?.held === true;
@@ -160,12 +165,18 @@ async function openPostgres<S extends Record<string, unknown>>(
           }
         },
         release: async () => {
-          await session`select pg_advisory_unlock(${key})`.catch(() => undefined);
-          session.release();
+          if (lockSessions.get(key) === held) lockSessions.delete(key);
+          // Ending the session releases the lock as well, should the unlock fail.
+          await held`select pg_advisory_unlock(${key})`.catch(() => undefined);
+          await held.end({ timeout: 5 });
         },
       };
     },
-    close: () => client.end({ timeout: 5 }),
+    close: async () => {
+      await Promise.all([...lockSessions.values()].map((session) => session.end({ timeout: 5 })));
+      lockSessions.clear();
+      await client.end({ timeout: 5 });
+    },
   };
 }
 
