@@ -253,6 +253,7 @@ export function defineService<
 
       const naming = new EventNaming(config.NATS_SUBJECT_PREFIX);
       const retention = { maxAgeMs: config.EVENT_RETENTION_HOURS * 3_600_000 };
+      const deadLetterRetention = { maxAgeMs: config.DEAD_LETTER_RETENTION_HOURS * 3_600_000 };
       let natsLink: NatsLink | undefined;
       const nats = (purpose: string): NatsLink => {
         if (!config.NATS_URL) throw new ConfigError([`NATS_URL: is required: ${spec.name} ${purpose}`]);
@@ -330,6 +331,7 @@ export function defineService<
                 nats: nats("consumes events"),
                 naming,
                 retention,
+                deadLetterRetention,
                 logger,
                 registry,
                 tracer: tracing.tracer,

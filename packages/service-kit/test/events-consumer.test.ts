@@ -207,6 +207,46 @@ describe("stream provisioning", () => {
   });
 });
 
+describe("dead-letter stream retention", () => {
+  it("is its own (30 days by default, DEAD_LETTER_RETENTION_HOURS), not the events' max age, and is updated in place", async () => {
+    const nats = await startTestNats();
+    const database = await createTestDatabase("dlq_retention");
+    const connection = await connect({ servers: nats.url });
+    const hours = (count: number) => count * 3_600_000 * 1_000_000;
+    try {
+      const jsm = await jetstreamManager(connection);
+      const naming = new EventNaming(nats.subjectPrefix);
+      const env = { NATS_URL: nats.url, NATS_SUBJECT_PREFIX: nats.subjectPrefix, DATABASE_URL: database.url };
+      const maxAge = async (stream: string) =>
+        (await jsm.streams.info(stream).catch(() => undefined))?.config.max_age ?? -1;
+
+      let consumer = await startService(consumerService, { ...env, EVENT_RETENTION_HOURS: "2" });
+      await waitUntil(async () => (await maxAge(naming.deadLetterStream())) > 0, 10_000, "dead-letter stream");
+      expect(await maxAge(naming.deadLetterStream())).toBe(hours(24 * 30));
+      expect(await maxAge(naming.streamOf("catalog"))).toBe(hours(2));
+      await consumer.stop();
+
+      consumer = await startService(consumerService, { ...env, DEAD_LETTER_RETENTION_HOURS: "1000" });
+      try {
+        await waitUntil(
+          async () => (await maxAge(naming.deadLetterStream())) === hours(1000),
+          10_000,
+          "dead-letter retention updated",
+        );
+        const names: string[] = [];
+        for await (const name of jsm.streams.names()) names.push(name);
+        expect(names.filter((name) => name === naming.deadLetterStream())).toHaveLength(1);
+      } finally {
+        await consumer.stop();
+      }
+    } finally {
+      await connection.close();
+      await database.drop();
+      await nats.close();
+    }
+  }, 60_000);
+});
+
 describe("retryDelayMs", () => {
   it("grows exponentially from the initial delay up to the cap, with jitter", () => {
     const delay = { initialMs: 100, maxMs: 1000 };

@@ -23,6 +23,9 @@ import type { NatsLink } from "./nats-link";
 import { processedEvents } from "./schema";
 import { ensureStream, type StreamRetention, streamSettings } from "./streams";
 
+/** Dead letters are kept 30 days unless configured (DEAD_LETTER_RETENTION_HOURS). */
+export const defaultDeadLetterRetention: StreamRetention = { maxAgeMs: 30 * 24 * 3_600_000 };
+
 /** Thrown by a handler for an event that can never be applied: it goes to the dead letters at once. */
 export class PermanentEventError extends Error {
   override name = "PermanentEventError";
@@ -102,7 +105,10 @@ export class EventSubscription<S extends Record<string, unknown>> {
       database: Database<S>;
       nats: NatsLink;
       naming: EventNaming;
+      /** Retention of the consumed context's stream (when this consumer creates it). */
       retention: StreamRetention;
+      /** Retention of the dead-letter stream; default {@link defaultDeadLetterRetention}. */
+      deadLetterRetention?: StreamRetention;
       logger: Logger;
       registry: Registry;
       tracer: Tracer;
@@ -189,9 +195,14 @@ export class EventSubscription<S extends Record<string, unknown>> {
         const { naming, retention, logger } = this.deps;
         const stream = naming.streamOf(this.context);
         await ensureStream(jsm, streamSettings(stream, naming.subjectsOf(this.context), retention), logger);
+        // Dead letters keep their own, longer retention: they wait for a person to look at them.
         await ensureStream(
           jsm,
-          streamSettings(naming.deadLetterStream(), naming.deadLetterSubjects(), retention),
+          streamSettings(
+            naming.deadLetterStream(),
+            naming.deadLetterSubjects(),
+            this.deps.deadLetterRetention ?? defaultDeadLetterRetention,
+          ),
           logger,
         );
         await this.ensureConsumer(jsm, stream);
