@@ -62,6 +62,11 @@ export function baseConfigSchema(defaults: { grpcPort: number; metricsPort: numb
       .number()
       .positive()
       .default(24 * 30),
+    /**
+     * How long consumers remember applied event ids (the inbox); unset: the longer of the two
+     * retentions above, so a replayed event or a re-driven dead letter is still recognised.
+     */
+    INBOX_RETENTION_HOURS: z.coerce.number().positive().optional(),
     OUTBOX_POLL_INTERVAL_MS: milliseconds.min(10).default(1000),
     /** Test seam for crash tests; never set in production. */
     FAILPOINT: z.enum(["outbox-exit-after-publish"]).optional(),

@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type BaseConfig, ConfigError, loadConfig, type z } from "./config";
 import { type Database, type MigrationSet, openDatabase, redact } from "./db/database";
+import { createInboxPruner } from "./events/inbox-pruner";
 import { EventNaming } from "./events/naming";
 import { NatsLink } from "./events/nats-link";
 import { Outbox } from "./events/outbox";
@@ -365,7 +366,17 @@ export function defineService<
       if (server) cleanup.push(() => server.drain(0));
       const grpcPort = server ? await server.listen() : 0;
       checkpoint();
-      const background = [...subscriptions, ...(parts.background ?? [])];
+      const background: BackgroundTask[] = [...subscriptions, ...(parts.background ?? [])];
+      if (subscriptions.length > 0) {
+        const inboxHours =
+          config.INBOX_RETENTION_HOURS ?? Math.max(config.EVENT_RETENTION_HOURS, config.DEAD_LETTER_RETENTION_HOURS);
+        background.push(
+          createInboxPruner(
+            { database: requireDatabase("consumes events") as Database<Record<string, unknown>>, logger },
+            { retentionMs: inboxHours * 3_600_000 },
+          ),
+        );
+      }
       for (const task of background) {
         await task.start();
         cleanup.push(() => task.stop());

@@ -11,6 +11,7 @@ import {
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
 import pino from "pino";
+import postgres from "postgres";
 import {
   type Database,
   EventNaming,
@@ -205,6 +206,52 @@ describe("stream provisioning", () => {
       await nats.close();
     }
   });
+});
+
+describe("inbox pruning in a consumer-only service", () => {
+  it("drops inbox entries older than the retention (default: the longer of stream and dead-letter retention)", async () => {
+    const nats = await startTestNats();
+    const database = await createTestDatabase("inbox_prune");
+    const env = { NATS_URL: nats.url, NATS_SUBJECT_PREFIX: nats.subjectPrefix, DATABASE_URL: database.url };
+    try {
+      // First start: migrations create the inbox. The consumer publishes nothing: no outbox relay runs.
+      await (await startService(consumerService, env)).stop();
+      const seed = postgres(database.url, { max: 1, onnotice: () => {} });
+      const ages = {
+        "31 days": "00000000-0000-4000-8000-000000000031",
+        "10 days": "00000000-0000-4000-8000-000000000010",
+      };
+      const fresh = "00000000-0000-4000-8000-000000000001";
+      const entries: Array<[string, string]> = [...Object.entries(ages), ["1 hour", fresh]];
+      for (const [age, id] of entries) {
+        await seed`insert into agora_processed_events (consumer, event_id, processed_at)
+          values ('consumer:products', ${id}::uuid, now() - ${age}::interval)`;
+      }
+      const remaining = async () =>
+        (await seed<{ event_id: string }[]>`select event_id from agora_processed_events order by processed_at`).map(
+          (row) => row.event_id,
+        );
+      try {
+        let consumer = await startService(consumerService, env);
+        await waitUntil(async () => (await remaining()).length === 2, 10_000, "31-day-old entry pruned");
+        expect(await remaining()).toEqual([ages["10 days"], fresh]);
+        await consumer.stop();
+
+        consumer = await startService(consumerService, { ...env, INBOX_RETENTION_HOURS: "48" });
+        try {
+          await waitUntil(async () => (await remaining()).length === 1, 10_000, "10-day-old entry pruned");
+          expect(await remaining()).toEqual([fresh]);
+        } finally {
+          await consumer.stop();
+        }
+      } finally {
+        await seed.end({ timeout: 1 });
+      }
+    } finally {
+      await database.drop();
+      await nats.close();
+    }
+  }, 60_000);
 });
 
 describe("dead-letter stream retention", () => {

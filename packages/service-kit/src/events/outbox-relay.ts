@@ -7,7 +7,7 @@ import type { Database, SessionLock } from "../db/database";
 import type { EventNaming } from "./naming";
 import type { NatsLink } from "./nats-link";
 import { outboxChannel } from "./outbox";
-import { outbox, processedEvents } from "./schema";
+import { outbox } from "./schema";
 import { ensureStream, type StreamRetention, streamSettings } from "./streams";
 
 /** Relay settings. */
@@ -22,9 +22,8 @@ export interface OutboxRelayOptions {
    * rounds per second instead of a round per event. Default 50 ms.
    */
   lingerMs?: number;
-  /** How long published rows (and inbox entries) are kept before pruning. Default 24 h / 7 days. */
+  /** How long published rows are kept before pruning. Default 24 h. (The inbox has its own pruner.) */
   outboxRetentionMs?: number;
-  inboxRetentionMs?: number;
   /** Test seam: "outbox-exit-after-publish" exits the process after publishing, before marking rows. */
   failpoint?: string;
 }
@@ -36,7 +35,7 @@ const RELAY_LOCK_ID = 7_482_002;
  * Publishes the outbox to JetStream. One replica per database is the leader (an advisory lock held on
  * a session of its own); it wakes on NOTIFY, polls as a fallback, publishes rows in id order (commit
  * order per aggregate) with Nats-Msg-Id = event id so JetStream drops a republished duplicate, marks
- * them published, backs off while NATS is down, and prunes old rows.
+ * them published, backs off while NATS is down, and prunes published rows after a day.
  */
 export class OutboxRelay {
   readonly name = "outbox-relay";
@@ -72,7 +71,6 @@ export class OutboxRelay {
       pollIntervalMs: options.pollIntervalMs ?? 1000,
       lingerMs: options.lingerMs ?? 50,
       outboxRetentionMs: options.outboxRetentionMs ?? 24 * 3_600_000,
-      inboxRetentionMs: options.inboxRetentionMs ?? 7 * 24 * 3_600_000,
       failpoint: options.failpoint,
     };
     const { registry, database } = deps;
@@ -239,8 +237,5 @@ export class OutboxRelay {
     this.lastPrune = Date.now();
     const { db } = this.deps.database;
     await db.delete(outbox).where(lt(outbox.publishedAt, new Date(Date.now() - this.options.outboxRetentionMs)));
-    await db
-      .delete(processedEvents)
-      .where(lt(processedEvents.processedAt, new Date(Date.now() - this.options.inboxRetentionMs)));
   }
 }
