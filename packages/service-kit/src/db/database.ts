@@ -77,6 +77,56 @@ function rowsOf<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
+/** What the kit knows about a transaction opened with `db.transaction` of a kit {@link Database}. */
+interface TransactionScope {
+  readonly hooks: Array<() => void>;
+  // biome-ignore lint/suspicious/noExplicitAny: any service schema
+  readonly db: Db<any>;
+}
+
+const transactionScopes = new WeakMap<object, TransactionScope>();
+
+/**
+ * Runs `hook` once the transaction `tx` has committed (never when it rolls back). Returns false when
+ * `tx` is not the outermost transaction of a kit {@link Database} (a savepoint, or another drizzle
+ * instance): the caller then has to do its work inside the transaction instead.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any service schema
+export function afterCommit(tx: Tx<any>, hook: () => void): boolean {
+  const scope = transactionScopes.get(tx);
+  if (!scope) return false;
+  scope.hooks.push(hook);
+  return true;
+}
+
+/** The database a kit transaction belongs to (for work after its commit), if `tx` is one. */
+// biome-ignore lint/suspicious/noExplicitAny: any service schema
+export function databaseOf(tx: Tx<any>): Db<any> | undefined {
+  return transactionScopes.get(tx)?.db;
+}
+
+/** Makes `db.transaction` record its transactions, so {@link afterCommit} can find them. */
+function withCommitHooks<S extends Record<string, unknown>>(db: Db<S>): Db<S> {
+  const transaction = db.transaction.bind(db);
+  const wrapped: Db<S>["transaction"] = async (body, config) => {
+    const hooks: Array<() => void> = [];
+    const result = await transaction((tx) => {
+      transactionScopes.set(tx, { hooks, db });
+      return body(tx);
+    }, config);
+    for (const hook of hooks) {
+      try {
+        hook();
+      } catch {
+        // A hook's failure is its own business; the transaction has committed.
+      }
+    }
+    return result;
+  };
+  db.transaction = wrapped;
+  return db;
+}
+
 /**
  * Opens the service's database and applies its migrations: postgres.js when a URL is configured,
  * otherwise an embedded PGlite (in memory, or in `pgliteDir` to keep data across restarts).
@@ -130,9 +180,11 @@ async function openPostgres<S extends Record<string, unknown>>(
   });
   /** Connections holding (or trying to take) advisory locks, one per lock key. */
   const lockSessions = new Map<number, postgres.Sql>();
-  const db = drizzlePostgres(options.preparedStatements === false ? client : preparing(client), {
-    schema: options.schema,
-  }) as unknown as Db<S>;
+  const db = withCommitHooks(
+    drizzlePostgres(options.preparedStatements === false ? client : preparing(client), {
+      schema: options.schema,
+    }) as unknown as Db<S>,
+  );
   return {
     db,
     kind: "postgres",
@@ -187,7 +239,7 @@ async function openPglite<S extends Record<string, unknown>>(options: DatabaseOp
   const { drizzle: drizzlePglite } = require("drizzle-orm/pglite") as typeof import("drizzle-orm/pglite");
   const { migrate: migratePglite } =
     require("drizzle-orm/pglite/migrator") as typeof import("drizzle-orm/pglite/migrator");
-  const db = drizzlePglite(client, { schema: options.schema }) as unknown as Db<S>;
+  const db = withCommitHooks(drizzlePglite(client, { schema: options.schema }) as unknown as Db<S>);
   for (const set of options.migrations) {
     await migratePglite(db as unknown as Parameters<typeof migratePglite>[0], {
       migrationsFolder: set.folder,
