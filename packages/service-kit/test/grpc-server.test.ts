@@ -14,8 +14,11 @@ describe("gRPC server", () => {
     logLines = [];
     logs.on("data", (chunk: Buffer) => logLines.push(...chunk.toString().split("\n").filter(Boolean)));
     const catalog = fakeCatalogService({
-      getProduct: async (request) => {
+      getProduct: async (request, context) => {
         if (request.productId === "missing") throw new NotFoundError("product missing not found");
+        // Echoes the correlation id the handler got, for the access log test.
+        if (request.productId === "echo")
+          return { product: { ...sampleProduct("echo"), description: context.correlationId } };
         if (request.productId === "explode") throw new Error("database password is hunter2");
         return { product: sampleProduct(request.productId) };
       },
@@ -123,6 +126,20 @@ describe("gRPC server", () => {
     });
     expect(typeof entry.duration_ms).toBe("number");
     expect(entry.peer).toMatch(/127\.0\.0\.1/);
+  });
+
+  it("generates a correlation id when the caller sends none, and the access log and the handler share it", async () => {
+    const response = await call<{ product: { description: string } }>("getProduct", { productId: "echo" });
+    const generated = response.product.description;
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const entry = logLines
+      .map((line) => JSON.parse(line))
+      .find(
+        (candidate) =>
+          candidate.msg === "rpc" && candidate.rpc?.endsWith("/GetProduct") && candidate.correlation_id === generated,
+      );
+    expect(entry).toMatchObject({ grpc_code: "OK" });
   });
 
   it("exports RED metrics per method and status code on /metrics", async () => {

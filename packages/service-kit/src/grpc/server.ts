@@ -3,7 +3,7 @@ import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { GrpcMetrics } from "../metrics";
 import type { DescriptorIndex } from "./descriptor-index";
-import { accessLogInterceptor, metricsInterceptor } from "./interceptors";
+import { accessLogInterceptor, correlationIdInterceptor, metricsInterceptor } from "./interceptors";
 import { addReflection } from "./reflection";
 import type { ServiceBinding } from "./service-binding";
 
@@ -67,7 +67,13 @@ export class GrpcServer {
     };
     this.server = new grpc.Server({
       ...serverChannelOptions,
-      interceptors: [countUnary, metricsInterceptor(options.metrics), accessLogInterceptor(options.logger)],
+      // The first interceptor sees the incoming metadata first: the correlation id is settled there.
+      interceptors: [
+        correlationIdInterceptor(),
+        countUnary,
+        metricsInterceptor(options.metrics),
+        accessLogInterceptor(options.logger),
+      ],
     });
     this.serviceNames = options.services.map((binding) => binding.name);
     this.health = new HealthImplementation(

@@ -194,6 +194,8 @@ function contextFor(
   const abort = new AbortController();
   call.on("cancelled", () => abort.abort(new Error("cancelled by the caller")));
   const deadline = deadlineOf(call);
+  // The kit's server settled the id in correlationIdInterceptor; the fallbacks serve a handler bound
+  // to a server without it.
   const correlationId =
     firstString(call.metadata, metadataKeys.correlationId) ??
     firstString(call.metadata, metadataKeys.requestId) ??
