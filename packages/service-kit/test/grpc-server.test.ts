@@ -1,8 +1,17 @@
 import { PassThrough } from "node:stream";
 import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
 import { ReflectionClient, startService } from "@agora/testing";
+import { fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type RunningService } from "../src";
+import {
+  agoraDescriptors,
+  answerReflectionRequest,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  type RunningService,
+} from "../src";
 import { fakeCatalogService, sampleProduct } from "./support/fake-catalog";
 
 describe("gRPC server", () => {
@@ -179,6 +188,38 @@ describe("gRPC server", () => {
         reflection.close();
       }
     }
+  });
+
+  it("resolves field, oneof and enum-value symbols to their file, as grpcurl describe asks for them", async () => {
+    const reflection = new ReflectionClient(service.address);
+    try {
+      const field = await reflection.describeSymbol("agora.common.v1.Money.currency_code");
+      expect(field.kind === "field" && field.parent.typeName).toBe("agora.common.v1.Money");
+      const oneof = await reflection.describeSymbol("agora.options.v1.HttpRule.pattern");
+      expect(oneof.kind).toBe("oneof");
+      for (const symbol of [
+        "agora.order.v1.ORDER_STATUS_CONFIRMED",
+        "agora.order.v1.OrderStatus.ORDER_STATUS_CONFIRMED",
+      ]) {
+        const value = await reflection.describeSymbol(symbol);
+        expect(value.kind === "enum_value" && [value.parent.typeName, value.number]).toEqual([
+          "agora.order.v1.OrderStatus",
+          2,
+        ]);
+      }
+      const method = await reflection.describeSymbol("agora.catalog.v1.CatalogService.GetProduct");
+      expect(method.kind).toBe("rpc");
+      await expect(reflection.describeSymbol("agora.common.v1.Money.nope")).rejects.toThrow(/not found/);
+    } finally {
+      reflection.close();
+    }
+    // The answer is the file containing the symbol (then its dependencies), by its real name.
+    const answer = answerReflectionRequest(agoraDescriptors(), [], {
+      message_request: "file_containing_symbol",
+      file_containing_symbol: "agora.common.v1.Money.currency_code",
+    }) as { file_descriptor_response: { file_descriptor_proto: Uint8Array[] } };
+    const [first] = answer.file_descriptor_response.file_descriptor_proto;
+    expect(fromBinary(FileDescriptorProtoSchema, first as Uint8Array).name).toBe("agora/common/v1/money.proto");
   });
 
   it("answers NOT_FOUND in reflection for unknown symbols", async () => {
