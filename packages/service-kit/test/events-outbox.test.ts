@@ -32,6 +32,17 @@ const newProduct = (productId: string) => ({
   imageUrl: "",
 });
 
+/** The relay's lag gauges as /metrics shows them. */
+async function lagOf(metricsUrl: string): Promise<{ unpublished: number; oldestAgeSeconds: number }> {
+  const metrics = await (await fetch(metricsUrl)).text();
+  const gauge = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
+  return {
+    unpublished: gauge("agora_outbox_unpublished_events"),
+    oldestAgeSeconds: gauge("agora_outbox_oldest_unpublished_age_seconds"),
+  };
+}
+
 const range = <T>(count: number, item: (index: number) => T): T[] => Array.from({ length: count }, (_, i) => item(i));
 
 describe("transactional outbox and relay (real Postgres, real NATS JetStream)", () => {
@@ -126,12 +137,24 @@ describe("transactional outbox and relay (real Postgres, real NATS JetStream)", 
       const interleaved = range(5, (i) => ["a", "b", "c", "d"].map((group) => `down-${group}#${i}`)).flat();
       await writeEvents(producer.database, producer.outbox, interleaved);
       await new Promise((resolve) => setTimeout(resolve, 1500));
+      // The lag shows while NATS is down: 20 events waiting, the oldest for over a second.
+      const during = await lagOf(relay.metricsUrl);
+      expect(during.unpublished).toBe(20);
+      expect(during.oldestAgeSeconds).toBeGreaterThan(1);
       await nats.startServer();
       const { applications, versions } = await waitApplied(ids);
       for (const id of ids) expect(applications.get(id)).toBe(1);
       for (const group of ["a", "b", "c", "d"]) {
         expect(versions.get(`down-${group}`)).toEqual([1, 2, 3, 4, 5]);
       }
+      await waitUntil(
+        async () => {
+          const after = await lagOf(relay.metricsUrl);
+          return after.unpublished === 0 && after.oldestAgeSeconds === 0;
+        },
+        5000,
+        "lag back to 0",
+      );
     } finally {
       await relay.stop();
     }

@@ -14,12 +14,25 @@ import {
   waitUntil,
 } from "@agora/testing";
 import * as grpc from "@grpc/grpc-js";
+import { sql } from "drizzle-orm";
 import pino from "pino";
 import postgres from "postgres";
-import { createClient, StartCancelledError } from "../src";
+import { createClient, defineService, StartCancelledError } from "../src";
 import { eventServicesScript, producerService } from "./support/event-test-kit";
 
 const silent = pino({ level: "silent" });
+
+const notPartOfThisTest = async (): Promise<never> => {
+  throw new Error("not part of this test");
+};
+const catalogHandlers = {
+  getProduct: notPartOfThisTest,
+  listProducts: notPartOfThisTest,
+  batchGetProducts: notPartOfThisTest,
+  searchProducts: notPartOfThisTest,
+  createProduct: notPartOfThisTest,
+  updatePrice: notPartOfThisTest,
+};
 
 function newProduct(productId: string) {
   return { productId, sku: "S", name: productId, description: "", category: "test", price: undefined, imageUrl: "" };
@@ -233,5 +246,68 @@ describe("a stop signal while the service is still starting", () => {
     } finally {
       delete process.env.SETUP_DELAY_MS;
     }
+  }, 30_000);
+});
+
+describe("health while starting, and the database at shutdown", () => {
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase("shutdown_health");
+  });
+
+  afterAll(() => database.drop());
+
+  it("answers NOT_SERVING until everything started, then SERVING; closes every database session at stop", async () => {
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const gated = defineService({
+      name: "gated",
+      ports: { grpc: 0, metrics: 0 },
+      database: { schema: {}, migrationsFolder: join(__dirname, "fixtures/migrations") },
+      setup: ({ bind }) => ({
+        grpc: [bind(CatalogServiceService, catalogHandlers)],
+        // Starts once the test lets it: until then the service is listening but still starting.
+        background: [{ name: "gate", start: () => gate, stop: () => {} }],
+      }),
+    });
+    const grpcPort = await freePort();
+    const address = `127.0.0.1:${grpcPort}`;
+    const starting = gated.start({
+      env: {
+        GRPC_HOST: "127.0.0.1",
+        GRPC_PORT: String(grpcPort),
+        METRICS_PORT: "0",
+        LOG_LEVEL: "silent",
+        DATABASE_URL: database.url,
+      },
+    });
+    try {
+      await waitUntil(
+        () =>
+          checkHealth(address, "", 500).then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+        "health answering",
+      );
+      expect(await checkHealth(address)).toBe("NOT_SERVING");
+      expect(await checkHealth(address, "agora.catalog.v1.CatalogService")).toBe("NOT_SERVING");
+      await sleep(200);
+      expect(await checkHealth(address)).toBe("NOT_SERVING");
+    } finally {
+      release?.();
+    }
+    const running = await starting;
+    try {
+      expect(await checkHealth(address)).toBe("SERVING");
+      // The pool connects on first use.
+      await running.database?.rows(sql`select 1`);
+      expect(await sessionsOn(database)).toBeGreaterThan(0);
+    } finally {
+      await running.stop();
+    }
+    await waitUntil(async () => (await sessionsOn(database)) === 0, 5000, "every database session closed");
   }, 30_000);
 });

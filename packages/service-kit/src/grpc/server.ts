@@ -32,6 +32,8 @@ export interface GrpcServerOptions {
   metrics: GrpcMetrics;
   descriptors: DescriptorIndex;
   services: readonly ServiceBinding[];
+  /** Channel options over {@link serverChannelOptions} (tests shorten keepalive with it). */
+  channelOptions?: grpc.ChannelOptions;
 }
 
 /**
@@ -67,6 +69,7 @@ export class GrpcServer {
     };
     this.server = new grpc.Server({
       ...serverChannelOptions,
+      ...options.channelOptions,
       // The first interceptor sees the incoming metadata first: the correlation id is settled there.
       interceptors: [
         correlationIdInterceptor(),
