@@ -52,10 +52,21 @@ export function baseConfigSchema(defaults: { grpcPort: number; metricsPort: numb
     SHUTDOWN_TIMEOUT_MS: milliseconds.default(10_000),
     FAULT_ERROR_RATE: z.coerce.number().min(0).max(1).default(0),
     FAULT_DELAY_MS: milliseconds.default(0),
+    /** How long the event streams keep events (replay window). */
     EVENT_RETENTION_HOURS: z.coerce
       .number()
       .positive()
       .default(24 * 7),
+    /** How long the dead-letter stream keeps dead letters: long enough to notice, fix and re-drive. */
+    DEAD_LETTER_RETENTION_HOURS: z.coerce
+      .number()
+      .positive()
+      .default(24 * 30),
+    /**
+     * How long consumers remember applied event ids (the inbox); unset: the longer of the two
+     * retentions above, so a replayed event or a re-driven dead letter is still recognised.
+     */
+    INBOX_RETENTION_HOURS: z.coerce.number().positive().optional(),
     OUTBOX_POLL_INTERVAL_MS: milliseconds.min(10).default(1000),
     /** Test seam for crash tests; never set in production. */
     FAILPOINT: z.enum(["outbox-exit-after-publish"]).optional(),

@@ -3,6 +3,7 @@ export * from "./db/database";
 export * from "./errors";
 export * from "./events/dead-letters";
 export * from "./events/envelope";
+export * from "./events/inbox-pruner";
 export * from "./events/naming";
 export * from "./events/nats-link";
 export * from "./events/outbox";

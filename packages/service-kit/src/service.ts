@@ -6,6 +6,7 @@ import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type BaseConfig, ConfigError, loadConfig, type z } from "./config";
 import { type Database, type MigrationSet, openDatabase, redact } from "./db/database";
+import { createInboxPruner } from "./events/inbox-pruner";
 import { EventNaming } from "./events/naming";
 import { NatsLink } from "./events/nats-link";
 import { Outbox } from "./events/outbox";
@@ -74,6 +75,8 @@ export interface SetupContext<C, S extends Record<string, unknown>> {
   events(): { nats: NatsLink; naming: EventNaming };
   /** The service's tracer (no-op when OTEL_EXPORTER_OTLP_ENDPOINT is unset). */
   readonly tracer: Tracer;
+  /** Aborted when the start is cancelled (a stop signal while starting): long setups may watch it. */
+  readonly signal: AbortSignal;
   /**
    * True from the moment everything started until shutdown begins: what gRPC health reports as
    * SERVING, and what an HTTP service should answer on its readiness endpoint.
@@ -118,6 +121,23 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Log destination (tests capture lines with it). */
   logDestination?: NodeJS.WritableStream;
+  /**
+   * Cancels a start in progress (SIGTERM while starting): what already started is stopped (ports,
+   * background work, NATS, database) and start() rejects with {@link StartCancelledError}.
+   */
+  signal?: AbortSignal;
+}
+
+/** start() was cancelled through its signal; everything it had started is stopped again. */
+export class StartCancelledError extends Error {
+  override name = "StartCancelledError";
+  constructor(
+    service: string,
+    /** False when stopping what had started failed somewhere (logged). */
+    readonly cleanStop: boolean,
+  ) {
+    super(`${service}: start cancelled`);
+  }
 }
 
 /** A defined service: start it in-process (tests) or run it as the process's main (main.ts). */
@@ -125,9 +145,16 @@ export interface AgoraService<C, S extends Record<string, unknown>> {
   readonly name: string;
   readonly ports: { grpc?: number; metrics: number };
   start(options?: StartOptions): Promise<RunningService<C, S>>;
-  /** Starts from process.env and stops gracefully on SIGTERM/SIGINT, then exits 0. */
+  /**
+   * Starts from process.env and stops gracefully on SIGTERM/SIGINT, then exits 0. A signal while it
+   * is still starting cancels the start: what already started is stopped, then it exits (0 when that
+   * went cleanly).
+   */
   main(): void;
 }
+
+/** How long a service told to stop while it starts may take to stop what already started. */
+const startCancelBoundMs = 15_000;
 
 /** Declares a service. main.ts calls `.main()`; tests call `.start({ env })`. */
 export function defineService<
@@ -149,17 +176,52 @@ export function defineService<
       destination: options.logDestination,
     });
     const cleanup: Array<() => Promise<void> | void> = [];
-    const runCleanup = async () => {
+    /** Runs the cleanup steps in reverse order; false when one failed (logged, the rest still run). */
+    const runCleanup = async (): Promise<boolean> => {
+      let clean = true;
       for (const step of cleanup.reverse()) {
         try {
           await step();
         } catch (error) {
+          clean = false;
           logger.error({ err: error }, "error during shutdown");
         }
       }
       cleanup.length = 0;
+      return clean;
+    };
+    const signal = options.signal;
+    let cancelled = false;
+    /** Called after every step of the start: a cancelled start stops there. */
+    const checkpoint = () => {
+      if (signal?.aborted) {
+        cancelled = true;
+        throw new Error("start cancelled");
+      }
+    };
+    /**
+     * Waits for `opening`, or stops waiting when the start is cancelled; what it opens after that is
+     * closed with `dispose` as soon as it is there.
+     */
+    const unlessCancelled = async <T>(opening: Promise<T>, dispose: (opened: T) => Promise<void> | void) => {
+      if (!signal) return opening;
+      let onAbort: (() => void) | undefined;
+      const abandoned = new Promise<"cancelled">((resolve) => {
+        onAbort = () => resolve("cancelled");
+        if (signal.aborted) onAbort();
+        else signal.addEventListener("abort", onAbort, { once: true });
+      });
+      const outcome = await Promise.race([opening, abandoned]).finally(() => {
+        if (onAbort) signal.removeEventListener("abort", onAbort);
+      });
+      if (outcome === "cancelled") {
+        void opening.then(dispose, () => undefined);
+        checkpoint();
+      }
+      return opening;
     };
     try {
+      checkpoint();
       const tracing = startTracing({
         service: spec.name,
         version: config.SERVICE_VERSION,
@@ -170,28 +232,34 @@ export function defineService<
       const metrics = createGrpcMetrics(registry);
       const metricsServer = await startMetricsServer(registry, config.GRPC_HOST, config.METRICS_PORT);
       cleanup.push(() => metricsServer.close());
+      checkpoint();
 
       let database: Database<S> | undefined;
       if (spec.database) {
-        database = await openDatabase({
-          url: config.DATABASE_URL,
-          pgliteDir: config.PGLITE_DIR,
-          schema: spec.database.schema,
-          migrations: [
-            eventTablesMigrations,
-            { folder: spec.database.migrationsFolder, table: "__drizzle_migrations" },
-          ],
-          logger,
-          applicationName: spec.name,
-          poolSize: config.DATABASE_POOL_SIZE,
-          preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
-        });
+        database = await unlessCancelled(
+          openDatabase({
+            url: config.DATABASE_URL,
+            pgliteDir: config.PGLITE_DIR,
+            schema: spec.database.schema,
+            migrations: [
+              eventTablesMigrations,
+              { folder: spec.database.migrationsFolder, table: "__drizzle_migrations" },
+            ],
+            logger,
+            applicationName: spec.name,
+            poolSize: config.DATABASE_POOL_SIZE,
+            preparedStatements: config.DATABASE_PREPARED_STATEMENTS,
+          }),
+          (late) => late.close(),
+        );
         const opened = database;
         cleanup.push(() => opened.close());
+        checkpoint();
       }
 
       const naming = new EventNaming(config.NATS_SUBJECT_PREFIX);
       const retention = { maxAgeMs: config.EVENT_RETENTION_HOURS * 3_600_000 };
+      const deadLetterRetention = { maxAgeMs: config.DEAD_LETTER_RETENTION_HOURS * 3_600_000 };
       let natsLink: NatsLink | undefined;
       const nats = (purpose: string): NatsLink => {
         if (!config.NATS_URL) throw new ConfigError([`NATS_URL: is required: ${spec.name} ${purpose}`]);
@@ -270,6 +338,7 @@ export function defineService<
                 nats: nats("consumes events"),
                 naming,
                 retention,
+                deadLetterRetention,
                 logger,
                 registry,
                 tracer: tracing.tracer,
@@ -280,8 +349,11 @@ export function defineService<
         },
         events: () => ({ nats: nats("uses NATS"), naming }),
         tracer: tracing.tracer,
+        signal: signal ?? new AbortController().signal,
       };
-      const parts = await spec.setup(context);
+      // A setup still running when the start is cancelled is left to finish on its own (its result is
+      // dropped; what it registered with onShutdown runs in the cleanup).
+      const parts = await unlessCancelled(Promise.resolve(spec.setup(context)), () => undefined);
 
       if (spec.ports.grpc === undefined && parts.grpc.length > 0) {
         throw new Error(`${spec.name} declares no gRPC port but its setup returned gRPC services`);
@@ -297,11 +369,24 @@ export function defineService<
               descriptors: agoraDescriptors(),
               services: parts.grpc,
             });
+      if (server) cleanup.push(() => server.drain(0));
       const grpcPort = server ? await server.listen() : 0;
-      const background = [...subscriptions, ...(parts.background ?? [])];
+      checkpoint();
+      const background: BackgroundTask[] = [...subscriptions, ...(parts.background ?? [])];
+      if (subscriptions.length > 0) {
+        const inboxHours =
+          config.INBOX_RETENTION_HOURS ?? Math.max(config.EVENT_RETENTION_HOURS, config.DEAD_LETTER_RETENTION_HOURS);
+        background.push(
+          createInboxPruner(
+            { database: requireDatabase("consumes events") as Database<Record<string, unknown>>, logger },
+            { retentionMs: inboxHours * 3_600_000 },
+          ),
+        );
+      }
       for (const task of background) {
         await task.start();
         cleanup.push(() => task.stop());
+        checkpoint();
       }
       server?.setServing(true);
       serving = true;
@@ -340,6 +425,13 @@ export function defineService<
         stop,
       };
     } catch (error) {
+      if (cancelled) {
+        logger.info("start cancelled: stopping what already started");
+        const clean = await runCleanup();
+        logger.info("stopped");
+        logger.flush();
+        throw new StartCancelledError(spec.name, clean);
+      }
       logger.error({ err: error }, `${spec.name} failed to start`);
       await runCleanup();
       logger.flush();
@@ -350,13 +442,22 @@ export function defineService<
   function main(): void {
     let running: RunningService<C, S> | undefined;
     let signals = 0;
+    const starting = new AbortController();
     const onSignal = (signal: NodeJS.Signals) => {
       signals++;
       if (signals > 1) {
         process.stderr.write(`${spec.name}: second ${signal}, exiting now\n`);
         process.exit(1);
       }
-      if (!running) process.exit(0);
+      if (!running) {
+        // Still starting: cancel the start, which stops what already started; exits when that is done.
+        setTimeout(() => {
+          process.stderr.write(`${spec.name}: ${signal} while starting; stopping took too long, exiting\n`);
+          process.exit(1);
+        }, startCancelBoundMs).unref();
+        starting.abort();
+        return;
+      }
       const config = running.config as BaseConfig;
       const bound = config.SHUTDOWN_DELAY_MS + config.SHUTDOWN_TIMEOUT_MS + 5_000;
       setTimeout(() => {
@@ -373,12 +474,18 @@ export function defineService<
     };
     process.on("SIGTERM", onSignal);
     process.on("SIGINT", onSignal);
-    start().then(
+    start({ signal: starting.signal }).then(
       (started) => {
         running = started;
         process.on("unhandledRejection", (reason) => started.logger.error({ err: reason }, "unhandled rejection"));
+        if (starting.signal.aborted) {
+          // The signal came after the start's last step: stop as if it had come a moment later.
+          signals = 0;
+          onSignal("SIGTERM");
+        }
       },
       (error: unknown) => {
+        if (error instanceof StartCancelledError) process.exit(error.cleanStop ? 0 : 1);
         if (error instanceof ConfigError) process.stderr.write(`${spec.name}: ${error.message}\n`);
         else
           process.stderr.write(

@@ -10,7 +10,9 @@ import {
 } from "@agora/testing";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
+import { sql } from "drizzle-orm";
 import pino from "pino";
+import postgres from "postgres";
 import {
   type Database,
   EventNaming,
@@ -27,6 +29,7 @@ import {
   failingProducts,
   openProducerDatabase,
   producerService,
+  transientlyFailing,
   writeEvents,
 } from "./support/event-test-kit";
 
@@ -122,6 +125,22 @@ describe("inbox-guarded consumers, retries and dead letters (real Postgres, real
     }
   }, 60_000);
 
+  it("keeps an aggregate's later events behind one being retried, without holding up other aggregates", async () => {
+    transientlyFailing.set("lane#2", 2);
+    await writeEvents(producer.database, producer.outbox, ["lane#1", "lane#2", "lane#3", "lane#4", "other-lane#1"]);
+    const { versions, applications } = await waitApplied(["lane#4", "other-lane#1"]);
+    expect(versions.get("lane")).toEqual([1, 2, 3, 4]);
+    expect(applications.get("lane#2")).toBe(1);
+    // other-lane was written after lane#2 but applied while lane#2 was still being retried.
+    const order = await consumerDatabase().rows<{ aggregate_id: string; version: string }>(
+      sql`select aggregate_id, version from applied_versions where aggregate_id in ('lane', 'other-lane') order by seq`,
+    );
+    const position = (aggregate: string, version: number) =>
+      order.findIndex((row) => row.aggregate_id === aggregate && Number(row.version) === version);
+    expect(position("other-lane", 1)).toBeLessThan(position("lane", 2));
+    expect(transientlyFailing.get("lane#2")).toBe(0);
+  }, 30_000);
+
   it("applies an event delivered twice only once (inbox), and acks the duplicate", async () => {
     await writeEvents(producer.database, producer.outbox, ["twice#1"]);
     await waitApplied(["twice#1"]);
@@ -205,6 +224,92 @@ describe("stream provisioning", () => {
       await nats.close();
     }
   });
+});
+
+describe("inbox pruning in a consumer-only service", () => {
+  it("drops inbox entries older than the retention (default: the longer of stream and dead-letter retention)", async () => {
+    const nats = await startTestNats();
+    const database = await createTestDatabase("inbox_prune");
+    const env = { NATS_URL: nats.url, NATS_SUBJECT_PREFIX: nats.subjectPrefix, DATABASE_URL: database.url };
+    try {
+      // First start: migrations create the inbox. The consumer publishes nothing: no outbox relay runs.
+      await (await startService(consumerService, env)).stop();
+      const seed = postgres(database.url, { max: 1, onnotice: () => {} });
+      const ages = {
+        "31 days": "00000000-0000-4000-8000-000000000031",
+        "10 days": "00000000-0000-4000-8000-000000000010",
+      };
+      const fresh = "00000000-0000-4000-8000-000000000001";
+      const entries: Array<[string, string]> = [...Object.entries(ages), ["1 hour", fresh]];
+      for (const [age, id] of entries) {
+        await seed`insert into agora_processed_events (consumer, event_id, processed_at)
+          values ('consumer:products', ${id}::uuid, now() - ${age}::interval)`;
+      }
+      const remaining = async () =>
+        (await seed<{ event_id: string }[]>`select event_id from agora_processed_events order by processed_at`).map(
+          (row) => row.event_id,
+        );
+      try {
+        let consumer = await startService(consumerService, env);
+        await waitUntil(async () => (await remaining()).length === 2, 10_000, "31-day-old entry pruned");
+        expect(await remaining()).toEqual([ages["10 days"], fresh]);
+        await consumer.stop();
+
+        consumer = await startService(consumerService, { ...env, INBOX_RETENTION_HOURS: "48" });
+        try {
+          await waitUntil(async () => (await remaining()).length === 1, 10_000, "10-day-old entry pruned");
+          expect(await remaining()).toEqual([fresh]);
+        } finally {
+          await consumer.stop();
+        }
+      } finally {
+        await seed.end({ timeout: 1 });
+      }
+    } finally {
+      await database.drop();
+      await nats.close();
+    }
+  }, 60_000);
+});
+
+describe("dead-letter stream retention", () => {
+  it("is its own (30 days by default, DEAD_LETTER_RETENTION_HOURS), not the events' max age, and is updated in place", async () => {
+    const nats = await startTestNats();
+    const database = await createTestDatabase("dlq_retention");
+    const connection = await connect({ servers: nats.url });
+    const hours = (count: number) => count * 3_600_000 * 1_000_000;
+    try {
+      const jsm = await jetstreamManager(connection);
+      const naming = new EventNaming(nats.subjectPrefix);
+      const env = { NATS_URL: nats.url, NATS_SUBJECT_PREFIX: nats.subjectPrefix, DATABASE_URL: database.url };
+      const maxAge = async (stream: string) =>
+        (await jsm.streams.info(stream).catch(() => undefined))?.config.max_age ?? -1;
+
+      let consumer = await startService(consumerService, { ...env, EVENT_RETENTION_HOURS: "2" });
+      await waitUntil(async () => (await maxAge(naming.deadLetterStream())) > 0, 10_000, "dead-letter stream");
+      expect(await maxAge(naming.deadLetterStream())).toBe(hours(24 * 30));
+      expect(await maxAge(naming.streamOf("catalog"))).toBe(hours(2));
+      await consumer.stop();
+
+      consumer = await startService(consumerService, { ...env, DEAD_LETTER_RETENTION_HOURS: "1000" });
+      try {
+        await waitUntil(
+          async () => (await maxAge(naming.deadLetterStream())) === hours(1000),
+          10_000,
+          "dead-letter retention updated",
+        );
+        const names: string[] = [];
+        for await (const name of jsm.streams.names()) names.push(name);
+        expect(names.filter((name) => name === naming.deadLetterStream())).toHaveLength(1);
+      } finally {
+        await consumer.stop();
+      }
+    } finally {
+      await connection.close();
+      await database.drop();
+      await nats.close();
+    }
+  }, 60_000);
 });
 
 describe("retryDelayMs", () => {

@@ -1,4 +1,5 @@
 import { ProductCreatedEvent } from "@agora/contracts";
+import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
 import {
   createTestDatabase,
   EventProbe,
@@ -20,6 +21,27 @@ import {
   producerService,
   writeEvents,
 } from "./support/event-test-kit";
+
+const newProduct = (productId: string) => ({
+  productId,
+  sku: "S",
+  name: productId,
+  description: "",
+  category: "test",
+  price: undefined,
+  imageUrl: "",
+});
+
+/** The relay's lag gauges as /metrics shows them. */
+async function lagOf(metricsUrl: string): Promise<{ unpublished: number; oldestAgeSeconds: number }> {
+  const metrics = await (await fetch(metricsUrl)).text();
+  const gauge = (name: string) =>
+    Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
+  return {
+    unpublished: gauge("agora_outbox_unpublished_events"),
+    oldestAgeSeconds: gauge("agora_outbox_oldest_unpublished_age_seconds"),
+  };
+}
 
 const range = <T>(count: number, item: (index: number) => T): T[] => Array.from({ length: count }, (_, i) => item(i));
 
@@ -115,12 +137,42 @@ describe("transactional outbox and relay (real Postgres, real NATS JetStream)", 
       const interleaved = range(5, (i) => ["a", "b", "c", "d"].map((group) => `down-${group}#${i}`)).flat();
       await writeEvents(producer.database, producer.outbox, interleaved);
       await new Promise((resolve) => setTimeout(resolve, 1500));
+      // The lag shows while NATS is down: 20 events waiting, the oldest for over a second.
+      const during = await lagOf(relay.metricsUrl);
+      expect(during.unpublished).toBe(20);
+      expect(during.oldestAgeSeconds).toBeGreaterThan(1);
       await nats.startServer();
       const { applications, versions } = await waitApplied(ids);
       for (const id of ids) expect(applications.get(id)).toBe(1);
       for (const group of ["a", "b", "c", "d"]) {
         expect(versions.get(`down-${group}`)).toEqual([1, 2, 3, 4, 5]);
       }
+      await waitUntil(
+        async () => {
+          const after = await lagOf(relay.metricsUrl);
+          return after.unpublished === 0 && after.oldestAgeSeconds === 0;
+        },
+        5000,
+        "lag back to 0",
+      );
+    } finally {
+      await relay.stop();
+    }
+  }, 60_000);
+
+  it("runs with DATABASE_POOL_SIZE=1: the relay's leader lock holds no pooled connection", async () => {
+    const relay = await startService(producerService, {
+      ...baseEnv,
+      DATABASE_URL: producerDb.url,
+      DATABASE_POOL_SIZE: "1",
+    });
+    try {
+      // Two calls and the relay's rounds share the single pooled connection; none waits for ever.
+      const client = relay.client(CatalogServiceService, { maxAttempts: 1, breaker: false, timeoutMs: 5000 });
+      await client.createProduct(newProduct("pool-of-one#1"));
+      await client.createProduct(newProduct("pool-of-one#2"));
+      const { applications } = await waitApplied(["pool-of-one#1", "pool-of-one#2"]);
+      expect(applications.get("pool-of-one#2")).toBe(1);
     } finally {
       await relay.stop();
     }

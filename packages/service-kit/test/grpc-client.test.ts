@@ -1,3 +1,4 @@
+import { PassThrough } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
 import { type StartedService, startService } from "@agora/testing";
@@ -9,6 +10,7 @@ import {
   createGrpcMetrics,
   createMetricsRegistry,
   defineService,
+  NotFoundError,
   UnavailableError,
 } from "../src";
 import { fakeCatalogService, sampleProduct } from "./support/fake-catalog";
@@ -253,6 +255,66 @@ describe("deadline propagation", () => {
       expect((backendDeadline as Date).getTime()).toBeLessThanOrEqual(callerDeadline + 50);
     } finally {
       await frontService.stop();
+      await backend.stop();
+    }
+  });
+});
+
+describe("a downstream failure a handler lets through", () => {
+  it("reaches the caller with the downstream's code and message as they were, and the log names the downstream", async () => {
+    const backend = await startService(
+      fakeCatalogService({
+        getProduct: async (request) => {
+          throw new NotFoundError(`product ${request.productId} not found`);
+        },
+      }),
+    );
+    const front = defineService({
+      name: "front",
+      ports: { grpc: 0, metrics: 0 },
+      setup: ({ bind, client }) => {
+        const downstream = client(CatalogServiceService, backend.address, {
+          downstream: "backend",
+          policies: { maxAttempts: 1, breaker: false },
+        });
+        return {
+          grpc: [
+            bind(CatalogServiceService, {
+              getProduct: (request) => downstream.getProduct(request),
+              listProducts: async () => ({ products: [], page: undefined }),
+              batchGetProducts: async () => ({ products: [] }),
+              searchProducts: async () => ({ products: [], page: undefined }),
+              createProduct: async () => ({ product: undefined }),
+              updatePrice: async () => ({ product: undefined }),
+            }),
+          ],
+        };
+      },
+    });
+    const lines: string[] = [];
+    const logs = new PassThrough();
+    logs.on("data", (chunk: Buffer) => lines.push(...chunk.toString().split("\n").filter(Boolean)));
+    const running = await front.start({
+      env: { GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "info", LOG_FORMAT: "json" },
+      logDestination: logs,
+    });
+    const caller = createClient(CatalogServiceService, running.address, {
+      downstream: "front",
+      logger: silent,
+      policies: { maxAttempts: 1, breaker: false },
+    });
+    try {
+      await expect(caller.getProduct({ productId: "p-1" })).rejects.toMatchObject({
+        code: grpc.status.NOT_FOUND,
+        details: "product p-1 not found",
+      });
+      await sleep(50);
+      expect(lines.map((line) => JSON.parse(line))).toContainEqual(
+        expect.objectContaining({ downstream: "backend", code: "NOT_FOUND", msg: "call to backend failed" }),
+      );
+    } finally {
+      caller.close();
+      await running.stop();
       await backend.stop();
     }
   });

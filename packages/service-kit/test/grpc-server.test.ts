@@ -1,8 +1,24 @@
+import { createServer, connect as tcpConnect } from "node:net";
 import { PassThrough } from "node:stream";
+import { setTimeout as sleep } from "node:timers/promises";
 import { CatalogServiceService } from "@agora/contracts/agora/catalog/v1/catalog_service";
 import { ReflectionClient, startService } from "@agora/testing";
+import { fromBinary } from "@bufbuild/protobuf";
+import { FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
 import * as grpc from "@grpc/grpc-js";
-import { FailedPreconditionError, InvalidArgumentError, NotFoundError, type RunningService } from "../src";
+import pino from "pino";
+import {
+  agoraDescriptors,
+  answerReflectionRequest,
+  createGrpcMetrics,
+  createMetricsRegistry,
+  FailedPreconditionError,
+  GrpcServer,
+  InvalidArgumentError,
+  MAX_MESSAGE_BYTES,
+  NotFoundError,
+  type RunningService,
+} from "../src";
 import { fakeCatalogService, sampleProduct } from "./support/fake-catalog";
 
 describe("gRPC server", () => {
@@ -14,8 +30,11 @@ describe("gRPC server", () => {
     logLines = [];
     logs.on("data", (chunk: Buffer) => logLines.push(...chunk.toString().split("\n").filter(Boolean)));
     const catalog = fakeCatalogService({
-      getProduct: async (request) => {
+      getProduct: async (request, context) => {
         if (request.productId === "missing") throw new NotFoundError("product missing not found");
+        // Echoes the correlation id the handler got, for the access log test.
+        if (request.productId === "echo")
+          return { product: { ...sampleProduct("echo"), description: context.correlationId } };
         if (request.productId === "explode") throw new Error("database password is hunter2");
         return { product: sampleProduct(request.productId) };
       },
@@ -125,6 +144,20 @@ describe("gRPC server", () => {
     expect(entry.peer).toMatch(/127\.0\.0\.1/);
   });
 
+  it("generates a correlation id when the caller sends none, and the access log and the handler share it", async () => {
+    const response = await call<{ product: { description: string } }>("getProduct", { productId: "echo" });
+    const generated = response.product.description;
+    expect(generated).toMatch(/^[0-9a-f-]{36}$/);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const entry = logLines
+      .map((line) => JSON.parse(line))
+      .find(
+        (candidate) =>
+          candidate.msg === "rpc" && candidate.rpc?.endsWith("/GetProduct") && candidate.correlation_id === generated,
+      );
+    expect(entry).toMatchObject({ grpc_code: "OK" });
+  });
+
   it("exports RED metrics per method and status code on /metrics", async () => {
     const body = await (await fetch(`http://127.0.0.1:${service.metricsPort}/metrics`)).text();
     expect(body).toMatch(
@@ -162,6 +195,38 @@ describe("gRPC server", () => {
         reflection.close();
       }
     }
+  });
+
+  it("resolves field, oneof and enum-value symbols to their file, as grpcurl describe asks for them", async () => {
+    const reflection = new ReflectionClient(service.address);
+    try {
+      const field = await reflection.describeSymbol("agora.common.v1.Money.currency_code");
+      expect(field.kind === "field" && field.parent.typeName).toBe("agora.common.v1.Money");
+      const oneof = await reflection.describeSymbol("agora.options.v1.HttpRule.pattern");
+      expect(oneof.kind).toBe("oneof");
+      for (const symbol of [
+        "agora.order.v1.ORDER_STATUS_CONFIRMED",
+        "agora.order.v1.OrderStatus.ORDER_STATUS_CONFIRMED",
+      ]) {
+        const value = await reflection.describeSymbol(symbol);
+        expect(value.kind === "enum_value" && [value.parent.typeName, value.number]).toEqual([
+          "agora.order.v1.OrderStatus",
+          2,
+        ]);
+      }
+      const method = await reflection.describeSymbol("agora.catalog.v1.CatalogService.GetProduct");
+      expect(method.kind).toBe("rpc");
+      await expect(reflection.describeSymbol("agora.common.v1.Money.nope")).rejects.toThrow(/not found/);
+    } finally {
+      reflection.close();
+    }
+    // The answer is the file containing the symbol (then its dependencies), by its real name.
+    const answer = answerReflectionRequest(agoraDescriptors(), [], {
+      message_request: "file_containing_symbol",
+      file_containing_symbol: "agora.common.v1.Money.currency_code",
+    }) as { file_descriptor_response: { file_descriptor_proto: Uint8Array[] } };
+    const [first] = answer.file_descriptor_response.file_descriptor_proto;
+    expect(fromBinary(FileDescriptorProtoSchema, first as Uint8Array).name).toBe("agora/common/v1/money.proto");
   });
 
   it("answers NOT_FOUND in reflection for unknown symbols", async () => {
@@ -203,4 +268,124 @@ describe("database failures", () => {
     expect(transientDatabaseFailure(Object.assign(new Error("unique"), { code: "23505" }))).toBeUndefined();
     expect(transientDatabaseFailure(new Error("plain"))).toBeUndefined();
   });
+});
+
+describe("message size limits and keepalive", () => {
+  let service: RunningService;
+
+  beforeAll(async () => {
+    const catalog = fakeCatalogService({
+      getProduct: async (request) => ({
+        // "big" answers with a message over the 4 MiB limit.
+        product: { ...sampleProduct(), description: request.productId === "big" ? "x".repeat(MAX_MESSAGE_BYTES) : "" },
+      }),
+    });
+    service = await catalog.start({
+      env: { GRPC_HOST: "127.0.0.1", GRPC_PORT: "0", METRICS_PORT: "0", LOG_LEVEL: "silent" },
+    });
+  });
+
+  afterAll(() => service.stop());
+
+  /** A raw client without limits of its own, so the server's limits are what is tested. */
+  function unlimitedCall(productId: string): Promise<unknown> {
+    const client = new grpc.Client(service.address, grpc.credentials.createInsecure(), {
+      "grpc.max_send_message_length": -1,
+      "grpc.max_receive_message_length": -1,
+    });
+    return new Promise((resolve, reject) => {
+      client.makeUnaryRequest(
+        CatalogServiceService.getProduct.path,
+        CatalogServiceService.getProduct.requestSerialize,
+        CatalogServiceService.getProduct.responseDeserialize,
+        { productId },
+        (error, response) => {
+          client.close();
+          if (error) reject(error);
+          else resolve(response);
+        },
+      );
+    });
+  }
+
+  it("refuses a request above the message size limit with RESOURCE_EXHAUSTED", async () => {
+    await expect(unlimitedCall("y".repeat(MAX_MESSAGE_BYTES + 1))).rejects.toMatchObject({
+      code: grpc.status.RESOURCE_EXHAUSTED,
+    });
+    // Just under the limit is fine.
+    await expect(unlimitedCall("y".repeat(MAX_MESSAGE_BYTES - 64))).resolves.toBeDefined();
+  });
+
+  it("does not send a response above the limit (RESOURCE_EXHAUSTED)", async () => {
+    await expect(unlimitedCall("big")).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
+  });
+
+  it("cuts a connection whose peer stops answering keepalive pings", async () => {
+    const metrics = createGrpcMetrics(createMetricsRegistry("keepalive", "test"));
+    const start = async (channelOptions?: grpc.ChannelOptions) => {
+      const server = new GrpcServer({
+        host: "127.0.0.1",
+        port: 0,
+        logger: pino({ level: "silent" }),
+        metrics,
+        descriptors: agoraDescriptors(),
+        services: [],
+        channelOptions,
+      });
+      const port = await server.listen();
+      server.setServing(true);
+      return { server, port };
+    };
+    /** Opens a health Watch through a proxy, then freezes the proxy; resolves whether the server hung up. */
+    const serverHangsUpOnFrozenPeer = async (port: number, withinMs: number): Promise<boolean> => {
+      let upstreamClosed: (() => void) | undefined;
+      const closed = new Promise<void>((resolve) => (upstreamClosed = resolve));
+      let freeze: (() => void) | undefined;
+      const proxy = createServer((downstream) => {
+        const upstream = tcpConnect({ port, host: "127.0.0.1" });
+        downstream.pipe(upstream);
+        upstream.pipe(downstream);
+        upstream.on("close", () => upstreamClosed?.());
+        upstream.on("error", () => {});
+        downstream.on("error", () => {});
+        // Frozen: nothing more reaches the client (the server's pings are read and dropped, so the
+        // server's side of the connection still sees its close), and nothing comes back.
+        freeze = () => {
+          downstream.unpipe(upstream);
+          downstream.pause();
+          upstream.unpipe(downstream);
+          upstream.on("data", () => {});
+          upstream.resume();
+        };
+      });
+      await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+      const proxyPort = (proxy.address() as { port: number }).port;
+      const client = new grpc.Client(`127.0.0.1:${proxyPort}`, grpc.credentials.createInsecure());
+      const watch = client.makeServerStreamRequest(
+        "/grpc.health.v1.Health/Watch",
+        () => Buffer.alloc(0),
+        (bytes: Buffer) => bytes,
+        {},
+      );
+      watch.on("error", () => {});
+      await new Promise((resolve) => watch.once("data", resolve));
+      freeze?.();
+      const hungUp = await Promise.race([closed.then(() => true), sleep(withinMs).then(() => false)]);
+      watch.cancel();
+      client.close();
+      proxy.close();
+      return hungUp;
+    };
+
+    const short = await start({ "grpc.keepalive_time_ms": 200, "grpc.keepalive_timeout_ms": 200 });
+    const usual = await start();
+    try {
+      expect(await serverHangsUpOnFrozenPeer(short.port, 3000)).toBe(true);
+      // With the kit's defaults (a ping every 30 s) the same frozen peer is not cut within a second.
+      expect(await serverHangsUpOnFrozenPeer(usual.port, 1000)).toBe(false);
+    } finally {
+      await short.server.drain(0);
+      await usual.server.drain(0);
+    }
+  }, 20_000);
 });

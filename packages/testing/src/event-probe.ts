@@ -8,6 +8,8 @@ export interface ProbedEvent<T = unknown> {
   readonly event: Omit<ReceivedEvent, "deliveryCount">;
   readonly subject: string;
   readonly payload: T;
+  /** The message's NATS headers (trace context, Agora-Correlation-Id, …). */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 /**
@@ -37,8 +39,11 @@ export class EventProbe {
       if (!message) break;
       const envelope = decodeEnvelope(message.data);
       const type = eventTypes.get(envelope.type);
+      const headers: Record<string, string> = {};
+      for (const key of message.headers?.keys() ?? []) headers[key] = message.headers?.get(key) ?? "";
       events.push({
         subject: message.subject,
+        headers,
         payload: type ? type.codec.decode(envelope.payload.value) : undefined,
         event: {
           id: envelope.eventId,

@@ -1,8 +1,13 @@
 import {
   create,
   createFileRegistry,
+  type DescEnum,
+  type DescEnumValue,
+  type DescExtension,
+  type DescField,
   type DescMessage,
   type DescMethod,
+  type DescOneof,
   type DescService,
   type FileRegistry,
   fromBinary,
@@ -120,6 +125,36 @@ export class ReflectionClient {
     return found;
   }
 
+  /**
+   * Resolves any symbol `grpcurl describe` takes — service, method, message, field, oneof, enum, enum
+   * value (as `pkg.Enum.VALUE` or `pkg.VALUE`), extension — by asking for the file containing it, as
+   * grpcurl does (throws when the server does not know the symbol or a type cannot be resolved).
+   */
+  async describeSymbol(symbol: string): Promise<DescribedSymbol> {
+    const registry = await this.load(symbol);
+    const found = registry.get(symbol);
+    if (found) {
+      if (found.kind === "message") resolveFields(found, new Set());
+      return found;
+    }
+    const cut = symbol.lastIndexOf(".");
+    const [parent, name] = [symbol.slice(0, cut), symbol.slice(cut + 1)];
+    const message = registry.getMessage(parent);
+    const member =
+      message?.fields.find((field) => field.name === name) ??
+      message?.oneofs.find((oneof) => oneof.name === name) ??
+      registry.getService(parent)?.methods.find((method) => method.name === name) ??
+      registry.getEnum(parent)?.values.find((value) => value.name === name);
+    if (member) return member;
+    // An enum value named in its enum's enclosing scope (protobuf scoping): look through that scope's enums.
+    for (const type of registry) {
+      if (type.kind !== "enum" || type.typeName.slice(0, type.typeName.lastIndexOf(".")) !== parent) continue;
+      const value = type.values.find((candidate) => candidate.name === name);
+      if (value) return value;
+    }
+    throw new Error(`${symbol} not found in the file the server returned`);
+  }
+
   /** Calls "package.Service/Method" with a JSON request and returns the JSON response, like `grpcurl -d`. */
   async invoke(fullMethod: string, request: JsonValue, metadata: Record<string, string> = {}): Promise<JsonValue> {
     const [serviceName = "", methodName = ""] = fullMethod.split("/");
@@ -149,6 +184,17 @@ export class ReflectionClient {
     this.channel.close();
   }
 }
+
+/** What {@link ReflectionClient.describeSymbol} resolves. */
+export type DescribedSymbol =
+  | DescService
+  | DescMethod
+  | DescMessage
+  | DescField
+  | DescOneof
+  | DescEnum
+  | DescEnumValue
+  | DescExtension;
 
 /** Walks every field's message type, so an unresolvable reference surfaces as an error. */
 function resolveFields(message: DescMessage, seen: Set<string>): void {

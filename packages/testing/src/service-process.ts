@@ -16,6 +16,11 @@ export interface ServiceProcess {
   kill(signal: NodeJS.Signals): void;
   /** Kills the process if it still runs and waits for it to end. */
   stop(): Promise<void>;
+  /**
+   * What the process wrote to stdout and stderr so far (only with `captureOutput`; otherwise its
+   * output goes to this process's and this returns "").
+   */
+  output(): string;
 }
 
 /** Polls until `predicate` holds, or throws after `timeoutMs`. */
@@ -45,6 +50,8 @@ export async function spawnServiceProcess(
     args?: string[];
     /** Wait until health says SERVING (default); false returns at once (for processes expected to crash). */
     waitUntilServing?: boolean;
+    /** Keep stdout and stderr for {@link ServiceProcess.output} instead of passing them through. */
+    captureOutput?: boolean;
   } = {},
 ): Promise<ServiceProcess> {
   const grpcPort = options.ports?.grpc ?? (await freePort());
@@ -60,9 +67,13 @@ export async function spawnServiceProcess(
       LOG_FORMAT: "json",
       ...env,
     },
-    stdio: ["ignore", "inherit", "inherit"],
+    stdio: ["ignore", options.captureOutput ? "pipe" : "inherit", options.captureOutput ? "pipe" : "inherit"],
   });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const captured: string[] = [];
+  child.stdout?.on("data", (chunk: Buffer) => captured.push(chunk.toString()));
+  child.stderr?.on("data", (chunk: Buffer) => captured.push(chunk.toString()));
+  // "close", not "exit": by then the captured output is complete.
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
   const address = `127.0.0.1:${grpcPort}`;
   let exitedEarly = false;
   void exited.then(() => {
@@ -93,5 +104,6 @@ export async function spawnServiceProcess(
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;
     },
+    output: () => captured.join(""),
   };
 }

@@ -31,7 +31,10 @@ export interface DatabaseOptions<S extends Record<string, unknown>> {
   /** Applied in order at start, under a lock so replicas starting together take turns. */
   migrations: readonly MigrationSet[];
   logger: Logger;
-  /** Connections in the pool (postgres only). Default 10. */
+  /**
+   * Connections in the pool for queries (postgres only). Default 10. LISTEN and advisory locks
+   * ({@link Database.tryLock}) use connections of their own on top.
+   */
   poolSize?: number;
   /**
    * Run queries with parameters as named prepared statements (postgres only; default true). Off for
@@ -51,8 +54,8 @@ export interface Database<S extends Record<string, unknown>> {
   /** Calls `onNotify` for every NOTIFY on `channel` until the returned function is called. */
   listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   /**
-   * Tries to take a session-level advisory lock on a connection of its own; undefined when another
-   * session holds it. The lock lasts until released or until that connection dies. (With the embedded
+   * Tries to take a session-level advisory lock on a connection of its own (outside the pool, kept
+   * for further attempts); undefined when another session holds it. The lock lasts until released or until that connection dies. (With the embedded
    * PGlite there is one session per process, so it only excludes other processes' databases — none.)
    */
   tryLock(key: number): Promise<SessionLock | undefined>;
@@ -72,6 +75,56 @@ const MIGRATION_LOCK_ID = 7_482_001;
 function rowsOf<T>(result: unknown): T[] {
   // postgres.js returns the rows array itself; PGlite returns { rows }.
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
+}
+
+/** What the kit knows about a transaction opened with `db.transaction` of a kit {@link Database}. */
+interface TransactionScope {
+  readonly hooks: Array<() => void>;
+  // biome-ignore lint/suspicious/noExplicitAny: any service schema
+  readonly db: Db<any>;
+}
+
+const transactionScopes = new WeakMap<object, TransactionScope>();
+
+/**
+ * Runs `hook` once the transaction `tx` has committed (never when it rolls back). Returns false when
+ * `tx` is not the outermost transaction of a kit {@link Database} (a savepoint, or another drizzle
+ * instance): the caller then has to do its work inside the transaction instead.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any service schema
+export function afterCommit(tx: Tx<any>, hook: () => void): boolean {
+  const scope = transactionScopes.get(tx);
+  if (!scope) return false;
+  scope.hooks.push(hook);
+  return true;
+}
+
+/** The database a kit transaction belongs to (for work after its commit), if `tx` is one. */
+// biome-ignore lint/suspicious/noExplicitAny: any service schema
+export function databaseOf(tx: Tx<any>): Db<any> | undefined {
+  return transactionScopes.get(tx)?.db;
+}
+
+/** Makes `db.transaction` record its transactions, so {@link afterCommit} can find them. */
+function withCommitHooks<S extends Record<string, unknown>>(db: Db<S>): Db<S> {
+  const transaction = db.transaction.bind(db);
+  const wrapped: Db<S>["transaction"] = async (body, config) => {
+    const hooks: Array<() => void> = [];
+    const result = await transaction((tx) => {
+      transactionScopes.set(tx, { hooks, db });
+      return body(tx);
+    }, config);
+    for (const hook of hooks) {
+      try {
+        hook();
+      } catch {
+        // A hook's failure is its own business; the transaction has committed.
+      }
+    }
+    return result;
+  };
+  db.transaction = wrapped;
+  return db;
 }
 
 /**
@@ -125,9 +178,13 @@ async function openPostgres<S extends Record<string, unknown>>(
     max: options.poolSize ?? 10,
     idle_timeout: 30,
   });
-  const db = drizzlePostgres(options.preparedStatements === false ? client : preparing(client), {
-    schema: options.schema,
-  }) as unknown as Db<S>;
+  /** Connections holding (or trying to take) advisory locks, one per lock key. */
+  const lockSessions = new Map<number, postgres.Sql>();
+  const db = withCommitHooks(
+    drizzlePostgres(options.preparedStatements === false ? client : preparing(client), {
+      schema: options.schema,
+    }) as unknown as Db<S>,
+  );
   return {
     db,
     kind: "postgres",
@@ -137,21 +194,21 @@ async function openPostgres<S extends Record<string, unknown>>(
       return () => subscription.unlisten();
     },
     tryLock: async (key) => {
-      const session = await client.reserve();
-      try {
-        const [row] = await session<{ locked: boolean }[]>`select pg_try_advisory_lock(${key}) as locked`;
-        if (!row?.locked) {
-          session.release();
-          return undefined;
-        }
-      } catch (error) {
-        session.release();
-        throw error;
+      // On a connection of its own, outside the pool: the pool's DATABASE_POOL_SIZE connections all
+      // stay for queries (a pool of one would otherwise be held by the lock, and nothing else runs).
+      // Kept open between attempts (a follower retries every few seconds), never recycled while held.
+      let session = lockSessions.get(key);
+      if (!session) {
+        session = postgres(url, { ...connection, max: 1, idle_timeout: 0, max_lifetime: 0 });
+        lockSessions.set(key, session);
       }
+      const [row] = await session<{ locked: boolean }[]>`select pg_try_advisory_lock(${key}) as locked`;
+      if (!row?.locked) return undefined;
+      const held = session;
       return {
         stillHeld: async () => {
           try {
-            const [row] = await session<{ held: boolean }[]>`
+            const [row] = await held<{ held: boolean }[]>`
               select exists (select 1 from pg_locks where locktype = 'advisory' and objid = ${key}
                 and pid = pg_backend_pid() and granted) as held`;
             return row?.held === true;
@@ -160,12 +217,18 @@ async function openPostgres<S extends Record<string, unknown>>(
           }
         },
         release: async () => {
-          await session`select pg_advisory_unlock(${key})`.catch(() => undefined);
-          session.release();
+          if (lockSessions.get(key) === held) lockSessions.delete(key);
+          // Ending the session releases the lock as well, should the unlock fail.
+          await held`select pg_advisory_unlock(${key})`.catch(() => undefined);
+          await held.end({ timeout: 5 });
         },
       };
     },
-    close: () => client.end({ timeout: 5 }),
+    close: async () => {
+      await Promise.all([...lockSessions.values()].map((session) => session.end({ timeout: 5 })));
+      lockSessions.clear();
+      await client.end({ timeout: 5 });
+    },
   };
 }
 
@@ -176,7 +239,7 @@ async function openPglite<S extends Record<string, unknown>>(options: DatabaseOp
   const { drizzle: drizzlePglite } = require("drizzle-orm/pglite") as typeof import("drizzle-orm/pglite");
   const { migrate: migratePglite } =
     require("drizzle-orm/pglite/migrator") as typeof import("drizzle-orm/pglite/migrator");
-  const db = drizzlePglite(client, { schema: options.schema }) as unknown as Db<S>;
+  const db = withCommitHooks(drizzlePglite(client, { schema: options.schema }) as unknown as Db<S>);
   for (const set of options.migrations) {
     await migratePglite(db as unknown as Parameters<typeof migratePglite>[0], {
       migrationsFolder: set.folder,

@@ -7,7 +7,7 @@ import type { Database, SessionLock } from "../db/database";
 import type { EventNaming } from "./naming";
 import type { NatsLink } from "./nats-link";
 import { outboxChannel } from "./outbox";
-import { outbox, processedEvents } from "./schema";
+import { outbox } from "./schema";
 import { ensureStream, type StreamRetention, streamSettings } from "./streams";
 
 /** Relay settings. */
@@ -22,9 +22,8 @@ export interface OutboxRelayOptions {
    * rounds per second instead of a round per event. Default 50 ms.
    */
   lingerMs?: number;
-  /** How long published rows (and inbox entries) are kept before pruning. Default 24 h / 7 days. */
+  /** How long published rows are kept before pruning. Default 24 h. (The inbox has its own pruner.) */
   outboxRetentionMs?: number;
-  inboxRetentionMs?: number;
   /** Test seam: "outbox-exit-after-publish" exits the process after publishing, before marking rows. */
   failpoint?: string;
 }
@@ -36,11 +35,13 @@ const RELAY_LOCK_ID = 7_482_002;
  * Publishes the outbox to JetStream. One replica per database is the leader (an advisory lock held on
  * a session of its own); it wakes on NOTIFY, polls as a fallback, publishes rows in id order (commit
  * order per aggregate) with Nats-Msg-Id = event id so JetStream drops a republished duplicate, marks
- * them published, backs off while NATS is down, and prunes old rows.
+ * them published, backs off while NATS is down, and prunes published rows after a day.
  */
 export class OutboxRelay {
   readonly name = "outbox-relay";
   private running = false;
+  /** Aborted by stop(): ends a wait for NATS (which may never come while the broker is down). */
+  private stopping = new AbortController();
   private loop?: Promise<void>;
   private lock?: SessionLock;
   private wake?: () => void;
@@ -70,7 +71,6 @@ export class OutboxRelay {
       pollIntervalMs: options.pollIntervalMs ?? 1000,
       lingerMs: options.lingerMs ?? 50,
       outboxRetentionMs: options.outboxRetentionMs ?? 24 * 3_600_000,
-      inboxRetentionMs: options.inboxRetentionMs ?? 7 * 24 * 3_600_000,
       failpoint: options.failpoint,
     };
     const { registry, database } = deps;
@@ -111,13 +111,18 @@ export class OutboxRelay {
 
   async start(): Promise<void> {
     this.running = true;
+    this.stopping = new AbortController();
     this.unlisten = await this.deps.database.listen(outboxChannel, () => this.wake?.());
     this.loop = this.run();
   }
 
-  /** Stops after a last round (publishing what is committed if NATS is up), then gives up leadership. */
+  /**
+   * Stops after a last round (publishing what is committed if NATS is up), then gives up leadership.
+   * With NATS unreachable it stops at once: the rows stay unpublished for the next leader.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     this.wake?.();
     await this.loop;
     if (this.lock) {
@@ -154,6 +159,7 @@ export class OutboxRelay {
         if (count === 0) await this.pause(this.options.pollIntervalMs);
         else if (count < this.options.batchSize) await this.pause(this.options.lingerMs);
       } catch (error) {
+        if (!this.running) break;
         this.failures.inc();
         this.deps.logger.warn({ err: error, retry_ms: backoff }, "outbox relay: publishing failed; retrying");
         await this.pause(backoff);
@@ -176,7 +182,7 @@ export class OutboxRelay {
   }
 
   private async ensureStreams(): Promise<void> {
-    const { jsm } = await this.deps.nats.jetstream();
+    const { jsm } = await this.deps.nats.jetstream(this.stopping.signal);
     for (const context of this.deps.contexts) {
       const { naming, retention, logger } = this.deps;
       await ensureStream(jsm, streamSettings(naming.streamOf(context), naming.subjectsOf(context), retention), logger);
@@ -200,7 +206,8 @@ export class OutboxRelay {
       .orderBy(asc(outbox.id))
       .limit(this.options.batchSize);
     if (rows.length === 0) return 0;
-    const { js } = await this.deps.nats.jetstream();
+    // The final round at stop() runs only when connected, so this wait cannot outlive the stop.
+    const { js } = await this.deps.nats.jetstream(this.running ? this.stopping.signal : undefined);
     const done: number[] = [];
     try {
       for (const row of rows) {
@@ -230,8 +237,5 @@ export class OutboxRelay {
     this.lastPrune = Date.now();
     const { db } = this.deps.database;
     await db.delete(outbox).where(lt(outbox.publishedAt, new Date(Date.now() - this.options.outboxRetentionMs)));
-    await db
-      .delete(processedEvents)
-      .where(lt(processedEvents.processedAt, new Date(Date.now() - this.options.inboxRetentionMs)));
   }
 }

@@ -318,7 +318,19 @@ export function createClient<D extends ServiceDefinitionLike>(
   return client as PromiseClient<D>;
 }
 
+const downstreamKey = Symbol("agora.downstream");
+
+/** The downstream a failed call of a kit client went to ({@link createClient}'s `downstream`), if any. */
+export function downstreamOf(error: unknown): string | undefined {
+  const value = (error as { [downstreamKey]?: unknown } | null)?.[downstreamKey];
+  return typeof value === "string" ? value : undefined;
+}
+
 function asServiceError(error: unknown, downstream: string): grpc.ServiceError {
+  return Object.assign(toServiceError(error, downstream), { [downstreamKey]: downstream });
+}
+
+function toServiceError(error: unknown, downstream: string): grpc.ServiceError {
   if (isServiceError(error)) return error;
   if (error instanceof BrokenCircuitError) {
     return serviceError(grpc.status.UNAVAILABLE, `${downstream} is failing; circuit open, not calling it for now`);

@@ -3,6 +3,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { BinaryReader, WireType } from "@bufbuild/protobuf/wire";
 import {
   type DescriptorProto,
+  type EnumDescriptorProto,
   type FileDescriptorProto,
   FileDescriptorProtoSchema,
   MethodOptions_IdempotencyLevel,
@@ -25,6 +26,7 @@ export type Idempotency = "NO_SIDE_EFFECTS" | "IDEMPOTENT" | "UNKNOWN";
 export class DescriptorIndex {
   private readonly files = new Map<string, IndexedFile>();
   private readonly fileBySymbol = new Map<string, IndexedFile>();
+  private readonly messageTypes = new Set<string>();
   private readonly extensions = new Map<string, Map<number, IndexedFile>>();
   private readonly idempotency = new Map<string, Idempotency>();
   private readonly serviceNames: string[] = [];
@@ -48,18 +50,34 @@ export class DescriptorIndex {
   private add(file: IndexedFile): void {
     this.files.set(file.name, file);
     const prefix = file.proto.package ? `${file.proto.package}.` : "";
+    const symbol = (name: string) => this.fileBySymbol.set(name, file);
+    // An enum's values are symbols of the enum's enclosing scope (protobuf's C++ scoping, what
+    // protoc and Go's protoregistry name them), and also under the enum itself (what grpcurl's
+    // descriptor library calls them): both resolve.
+    const addEnums = (enums: EnumDescriptorProto[], scope: string) => {
+      for (const enumType of enums) {
+        symbol(`${scope}${enumType.name}`);
+        for (const value of enumType.value) {
+          symbol(`${scope}${value.name}`);
+          symbol(`${scope}${enumType.name}.${value.name}`);
+        }
+      }
+    };
     const addMessages = (messages: DescriptorProto[], scope: string) => {
       for (const message of messages) {
         const name = `${scope}${message.name}`;
-        this.fileBySymbol.set(name, file);
-        for (const nested of message.enumType) this.fileBySymbol.set(`${name}.${nested.name}`, file);
+        symbol(name);
+        this.messageTypes.add(name);
+        for (const field of message.field) symbol(`${name}.${field.name}`);
+        for (const oneof of message.oneofDecl) symbol(`${name}.${oneof.name}`);
+        addEnums(message.enumType, `${name}.`);
         for (const extension of message.extension) this.addExtension(extension.extendee, extension.number, file);
-        for (const extension of message.extension) this.fileBySymbol.set(`${name}.${extension.name}`, file);
+        for (const extension of message.extension) symbol(`${name}.${extension.name}`);
         addMessages(message.nestedType, `${name}.`);
       }
     };
     addMessages(file.proto.messageType, prefix);
-    for (const enumType of file.proto.enumType) this.fileBySymbol.set(`${prefix}${enumType.name}`, file);
+    addEnums(file.proto.enumType, prefix);
     for (const extension of file.proto.extension) {
       this.fileBySymbol.set(`${prefix}${extension.name}`, file);
       this.addExtension(extension.extendee, extension.number, file);
@@ -95,7 +113,10 @@ export class DescriptorIndex {
     return this.files.get(name);
   }
 
-  /** The file defining a fully qualified symbol (service, method, message, enum, extension). */
+  /**
+   * The file defining a fully qualified symbol: service, method, message, field, oneof, enum, enum
+   * value, extension.
+   */
   fileContainingSymbol(symbol: string): IndexedFile | undefined {
     return this.fileBySymbol.get(symbol.replace(/^\./, ""));
   }
@@ -105,9 +126,9 @@ export class DescriptorIndex {
     return this.extensions.get(type)?.get(number);
   }
 
-  /** Extension numbers known for `type`, or undefined when the type is unknown. */
+  /** Extension numbers known for message `type`, or undefined when no such message is known. */
   extensionNumbers(type: string): number[] | undefined {
-    if (!this.fileBySymbol.has(type)) return undefined;
+    if (!this.messageTypes.has(type)) return undefined;
     return [...(this.extensions.get(type)?.keys() ?? [])].sort((a, b) => a - b);
   }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import * as grpc from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { statusName } from "../errors";
@@ -51,6 +52,36 @@ function observeCall(
   });
 }
 
+/** The correlation id a caller sent (x-correlation-id, else x-request-id), if any. */
+function incomingCorrelationId(metadata: grpc.Metadata): string | undefined {
+  for (const key of [metadataKeys.correlationId, metadataKeys.requestId]) {
+    const value = metadata.get(key)[0];
+    if (typeof value === "string" && value !== "") return value;
+  }
+  return undefined;
+}
+
+/**
+ * Gives every call its correlation id before anything else sees it: the caller's (x-correlation-id,
+ * else x-request-id), or a new one, written into the call's metadata as x-correlation-id. The access
+ * log, the handler's context, outgoing calls and the events it writes then all share that one id.
+ * Must come first among the server's interceptors.
+ */
+export function correlationIdInterceptor(): grpc.ServerInterceptor {
+  return (_method, call) =>
+    new grpc.ServerInterceptingCall(call, {
+      start(next) {
+        next({
+          onReceiveMetadata(metadata, nextMetadata) {
+            const correlationId = incomingCorrelationId(metadata) ?? randomUUID();
+            metadata.set(metadataKeys.correlationId, correlationId);
+            nextMetadata(metadata);
+          },
+        });
+      },
+    });
+}
+
 /** Counts every call and measures its duration by method and status code (RED metrics). */
 export function metricsInterceptor(metrics: GrpcMetrics): grpc.ServerInterceptor {
   return (method, call) => {
@@ -80,8 +111,7 @@ export function accessLogInterceptor(logger: Logger): grpc.ServerInterceptor {
     return observeCall(
       call,
       (metadata) => {
-        const value = metadata.get(metadataKeys.correlationId)[0] ?? metadata.get(metadataKeys.requestId)[0];
-        correlationId = typeof value === "string" ? value : undefined;
+        correlationId = incomingCorrelationId(metadata);
       },
       (code, details) => {
         const entry = {

@@ -3,7 +3,7 @@ import { HealthImplementation } from "grpc-health-check";
 import type { Logger } from "pino";
 import type { GrpcMetrics } from "../metrics";
 import type { DescriptorIndex } from "./descriptor-index";
-import { accessLogInterceptor, metricsInterceptor } from "./interceptors";
+import { accessLogInterceptor, correlationIdInterceptor, metricsInterceptor } from "./interceptors";
 import { addReflection } from "./reflection";
 import type { ServiceBinding } from "./service-binding";
 
@@ -32,6 +32,8 @@ export interface GrpcServerOptions {
   metrics: GrpcMetrics;
   descriptors: DescriptorIndex;
   services: readonly ServiceBinding[];
+  /** Channel options over {@link serverChannelOptions} (tests shorten keepalive with it). */
+  channelOptions?: grpc.ChannelOptions;
 }
 
 /**
@@ -44,6 +46,7 @@ export class GrpcServer {
   private readonly serviceNames: string[];
   private inFlightUnary = 0;
   private boundPort = 0;
+  private draining?: Promise<void>;
 
   constructor(private readonly options: GrpcServerOptions) {
     const countUnary: grpc.ServerInterceptor = (method, call) => {
@@ -66,7 +69,14 @@ export class GrpcServer {
     };
     this.server = new grpc.Server({
       ...serverChannelOptions,
-      interceptors: [countUnary, metricsInterceptor(options.metrics), accessLogInterceptor(options.logger)],
+      ...options.channelOptions,
+      // The first interceptor sees the incoming metadata first: the correlation id is settled there.
+      interceptors: [
+        correlationIdInterceptor(),
+        countUnary,
+        metricsInterceptor(options.metrics),
+        accessLogInterceptor(options.logger),
+      ],
     });
     this.serviceNames = options.services.map((binding) => binding.name);
     this.health = new HealthImplementation(
@@ -106,9 +116,15 @@ export class GrpcServer {
 
   /**
    * Stops taking new calls, waits for in-flight unary calls (at most `timeoutMs`), then cuts what is
-   * left: server streams such as health Watch or WatchOrder, which would otherwise never end.
+   * left: server streams such as health Watch or WatchOrder, which would otherwise never end. Calling
+   * it again returns the drain already under way.
    */
-  async drain(timeoutMs: number): Promise<void> {
+  drain(timeoutMs: number): Promise<void> {
+    this.draining ??= this.drainOnce(timeoutMs);
+    return this.draining;
+  }
+
+  private async drainOnce(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     const stopped = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
     while (this.inFlightUnary > 0 && Date.now() < deadline) {

@@ -15,6 +15,7 @@ import {
 import type { Logger } from "pino";
 import { DomainError, statusName } from "../errors";
 import { metadataKeys, type RequestContext, runWithRequestContext } from "../request-context";
+import { downstreamOf } from "./client";
 import {
   isServiceError,
   type MethodDefinitionLike,
@@ -121,15 +122,23 @@ function isDecodeFailure(value: unknown): value is DecodeFailure {
 
 /**
  * Maps an error thrown by a handler to the status sent to the caller: a DomainError keeps its code
- * and message; a failed downstream call keeps its code (its message is prefixed with the
- * downstream); anything else is INTERNAL with the detail logged, not sent.
+ * and message; a failed downstream call that the handler let through keeps its code and its message
+ * unchanged (the downstream wrote it for callers: "field: problem" for INVALID_ARGUMENT, which the
+ * gateway shows its clients as it is), and the log line names the downstream; a database failure a
+ * retry can fix is UNAVAILABLE or ABORTED; anything else is INTERNAL with the detail logged, not
+ * sent. A handler that wants its callers to read a downstream's failure differently catches it and
+ * throws a DomainError of its own.
  */
 export function toStatus(error: unknown, logger: Logger): grpc.StatusObject {
   if (error instanceof DomainError) {
     return { code: error.code, details: error.message, metadata: new grpc.Metadata() };
   }
   if (isServiceError(error)) {
-    logger.warn({ code: statusName(error.code), details: error.details }, "downstream call failed");
+    const downstream = downstreamOf(error);
+    logger.warn(
+      { ...(downstream ? { downstream } : {}), code: statusName(error.code), details: error.details },
+      downstream ? `call to ${downstream} failed` : "downstream call failed",
+    );
     return { code: error.code, details: error.details, metadata: new grpc.Metadata() };
   }
   const transient = transientDatabaseFailure(error);
@@ -194,6 +203,8 @@ function contextFor(
   const abort = new AbortController();
   call.on("cancelled", () => abort.abort(new Error("cancelled by the caller")));
   const deadline = deadlineOf(call);
+  // The kit's server settled the id in correlationIdInterceptor; the fallbacks serve a handler bound
+  // to a server without it.
   const correlationId =
     firstString(call.metadata, metadataKeys.correlationId) ??
     firstString(call.metadata, metadataKeys.requestId) ??
