@@ -293,29 +293,15 @@ export class EventSubscription<S extends Record<string, unknown>> {
    */
   private async workThrough(queue: JsMsg[], done: () => void, js: JetStreamClient): Promise<void> {
     let givenBack = false;
-    try {
-      for (;;) {
-        const message = queue[0] as JsMsg;
-        if (givenBack) message.nak();
-        else givenBack = !(await this.process(message, queue, js));
-        queue.shift();
-        if (queue.length === 0) {
-          done();
-          return;
-        }
+    for (;;) {
+      const message = queue[0] as JsMsg;
+      if (givenBack) message.nak();
+      else givenBack = !(await this.process(message, queue, js));
+      queue.shift();
+      if (queue.length === 0) {
+        done();
+        return;
       }
-    } catch (error) {
-      // Not a handler's failure (process() catches those): give back what is left, in order, and
-      // free the lane so the aggregate's redelivered events find a working one.
-      for (const message of queue.splice(0)) {
-        try {
-          message.nak();
-        } catch {
-          // The connection is gone: the server redelivers after ack_wait anyway.
-        }
-      }
-      done();
-      throw error;
     }
   }
 
