@@ -10,7 +10,6 @@ import {
 } from "@agora/testing";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection, headers as natsHeaders } from "@nats-io/transport-node";
-import { sql } from "drizzle-orm";
 import pino from "pino";
 import postgres from "postgres";
 import {
@@ -29,7 +28,6 @@ import {
   failingProducts,
   openProducerDatabase,
   producerService,
-  transientlyFailing,
   writeEvents,
 } from "./support/event-test-kit";
 
@@ -124,22 +122,6 @@ describe("inbox-guarded consumers, retries and dead letters (real Postgres, real
       failingProducts.delete("poison");
     }
   }, 60_000);
-
-  it("keeps an aggregate's later events behind one being retried, without holding up other aggregates", async () => {
-    transientlyFailing.set("lane#2", 2);
-    await writeEvents(producer.database, producer.outbox, ["lane#1", "lane#2", "lane#3", "lane#4", "other-lane#1"]);
-    const { versions, applications } = await waitApplied(["lane#4", "other-lane#1"]);
-    expect(versions.get("lane")).toEqual([1, 2, 3, 4]);
-    expect(applications.get("lane#2")).toBe(1);
-    // other-lane was written after lane#2 but applied while lane#2 was still being retried.
-    const order = await consumerDatabase().rows<{ aggregate_id: string; version: string }>(
-      sql`select aggregate_id, version from applied_versions where aggregate_id in ('lane', 'other-lane') order by seq`,
-    );
-    const position = (aggregate: string, version: number) =>
-      order.findIndex((row) => row.aggregate_id === aggregate && Number(row.version) === version);
-    expect(position("other-lane", 1)).toBeLessThan(position("lane", 2));
-    expect(transientlyFailing.get("lane#2")).toBe(0);
-  }, 30_000);
 
   it("applies an event delivered twice only once (inbox), and acks the duplicate", async () => {
     await writeEvents(producer.database, producer.outbox, ["twice#1"]);

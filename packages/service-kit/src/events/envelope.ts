@@ -13,7 +13,7 @@ export interface ReceivedEvent {
   readonly producer: string;
   /** Position in the stream. */
   readonly streamSequence: number;
-  /** The attempt: 1 on the first, counting this consumer's retries and earlier deliveries. */
+  /** 1 on first delivery, more on redeliveries. */
   readonly deliveryCount: number;
 }
 

@@ -51,20 +51,17 @@ export interface SubscriptionOptions<S extends Record<string, unknown>> {
   name: string;
   /** Handlers, all for events of one context (one stream). Events without a handler are acked and skipped. */
   handlers: readonly EventHandler<S>[];
-  /** Attempts (deliveries included) before an event goes to the dead letters. Default 5. */
+  /** Deliveries before an event goes to the dead letters. Default 5. */
   maxAttempts?: number;
-  /** Delay before the next attempt after a failure: initialMs × 2^(attempt−1), capped at maxMs, with jitter. */
+  /** Redelivery delay after a failure: initialMs × 2^(attempt−1), capped at maxMs, with jitter. */
   retryDelay?: { initialMs: number; maxMs: number };
-  /**
-   * Aggregates handled at once; the events of one aggregate are handled one after another, in stream
-   * order, also when one of them is being retried. Default 16.
-   */
+  /** Events handled at once; events of one aggregate are always handled one after another. Default 16. */
   concurrency?: number;
   /** Where a new durable starts: every stored event (default) or only new ones. */
   startAt?: "all" | "new";
 }
 
-/** The delay before attempt number `attempt + 1` (exponential, capped, ±20 % jitter). */
+/** The delay before redelivery number `attempt + 1` (exponential, capped, ±20 % jitter). */
 export function retryDelayMs(attempt: number, delay: { initialMs: number; maxMs: number }): number {
   const base = Math.min(delay.maxMs, delay.initialMs * 2 ** Math.max(0, attempt - 1));
   return Math.round(base * (0.8 + Math.random() * 0.4));
@@ -80,15 +77,10 @@ function headerRecord(message: JsMsg): Record<string, string> {
 /**
  * An inbox-guarded JetStream consumer: each event is applied in a database transaction that also
  * records its id in `agora_processed_events`, so a redelivered event is acked and skipped; the ack is
- * sent only after commit. Events of one aggregate are applied one after another in stream order.
- * A failure is retried in this process after a delay computed here, the aggregate's later events
- * waiting behind it (other aggregates go on), rather than with nak(delay), which would let them
- * overtake it; after the last attempt the event goes to the dead-letter stream with its original
- * subject, sequence, attempts and error, and is terminated. Order holds within one consumer process;
- * across replicas sharing a durable, and after a crash or an ack timeout, an aggregate's events can
- * still be applied out of order, so handlers whose result depends on order check the aggregate
- * version. The consumer recreates itself after a NATS restart, a deleted consumer or stream, or
- * missed heartbeats.
+ * sent only after commit. Failures are retried with nak(delay) computed here (server backoff does not
+ * apply to nak); after the last attempt the event goes to the dead-letter stream with its original
+ * subject, sequence, attempts and error, and is terminated. The consumer recreates itself after a
+ * NATS restart, a deleted consumer or stream, or missed heartbeats.
  */
 export class EventSubscription<S extends Record<string, unknown>> {
   readonly name: string;
@@ -250,147 +242,58 @@ export class EventSubscription<S extends Record<string, unknown>> {
     }
   }
 
-  /**
-   * Handles messages concurrently, one at a time per aggregate: each aggregate has a lane, a queue
-   * worked through in stream order. A failing event is retried inside its lane (see
-   * {@link EventSubscription.process}), so the aggregate's later events wait behind it until it is
-   * applied or dead-lettered, while other aggregates' lanes go on. `concurrency` bounds the lanes
-   * at work; a message of an aggregate that already has a lane joins it without taking a slot (the
-   * consumer's max_ack_pending bounds what waits).
-   */
+  /** Handles messages concurrently, one at a time per aggregate. */
   private async dispatch(messages: ConsumerMessages, js: JetStreamClient): Promise<void> {
-    const lanes = new Map<string, JsMsg[]>();
-    const workers = new Set<Promise<void>>();
+    const lanes = new Map<string, Promise<void>>();
+    let inFlight = 0;
     let freed: (() => void) | undefined;
     for await (const message of messages) {
-      const key = message.headers?.get(eventHeaders.aggregateId) || `seq:${message.seq}`;
-      const lane = lanes.get(key);
-      if (lane) {
-        lane.push(message);
-        continue;
-      }
-      while (lanes.size >= this.concurrency) await new Promise<void>((resolve) => (freed = resolve));
-      const queue = [message];
-      lanes.set(key, queue);
-      const worker = this.workThrough(queue, () => lanes.delete(key), js)
+      while (inFlight >= this.concurrency) await new Promise<void>((resolve) => (freed = resolve));
+      const lane = message.headers?.get(eventHeaders.aggregateId) || `seq:${message.seq}`;
+      inFlight++;
+      const next = (lanes.get(lane) ?? Promise.resolve())
+        .then(() => this.process(message, js))
         .catch((error: unknown) =>
           this.deps.logger.error({ err: error, consumer: this.durable }, "event handling crashed"),
         )
         .finally(() => {
-          workers.delete(worker);
+          inFlight--;
+          if (lanes.get(lane) === next) lanes.delete(lane);
           freed?.();
           freed = undefined;
         });
-      workers.add(worker);
+      lanes.set(lane, next);
     }
-    await Promise.all(workers);
+    await Promise.all(lanes.values());
   }
 
-  /**
-   * Works through one aggregate's lane in order. When an event had to be given back unsettled (the
-   * subscription is stopping), the events behind it are given back too rather than applied ahead of
-   * it. `done` runs, synchronously, when the queue is empty, so no message joins a finished lane.
-   */
-  private async workThrough(queue: JsMsg[], done: () => void, js: JetStreamClient): Promise<void> {
-    let givenBack = false;
-    for (;;) {
-      const message = queue[0] as JsMsg;
-      if (givenBack) message.nak();
-      else givenBack = !(await this.process(message, queue, js));
-      queue.shift();
-      if (queue.length === 0) {
-        done();
-        return;
-      }
-    }
-  }
-
-  /**
-   * Keeps `lane`'s messages (the one being retried and those waiting behind it) from being
-   * redelivered while it waits `ms` (ack_wait is 30 s): tells the server they are being worked on
-   * every 10 s. False when the subscription stops meanwhile.
-   */
-  private async hold(lane: readonly JsMsg[], ms: number): Promise<boolean> {
-    const until = Date.now() + ms;
-    for (;;) {
-      for (const message of lane) message.working();
-      const left = until - Date.now();
-      if (left <= 0) return this.running;
-      await sleep(Math.min(left, 10_000), undefined, { signal: this.stopping.signal }).catch(() => undefined);
-      if (!this.running) return false;
-    }
-  }
-
-  /**
-   * Applies one event (the head of `lane`) and acks it; true once it is settled (applied, skipped,
-   * duplicate or dead-lettered), false when it was given back unsettled because the subscription
-   * stops. A failure is retried here, after retryDelayMs, while the lane waits, rather than by nak:
-   * a nak would let the aggregate's later events overtake it. The attempt count starts from the
-   * delivery count (an event redelivered after a crash or an ack timeout has used attempts already);
-   * after maxAttempts, or at once for a PermanentEventError, the event goes to the dead letters.
-   */
-  private async process(message: JsMsg, lane: readonly JsMsg[], js: JetStreamClient): Promise<boolean> {
+  private async process(message: JsMsg, js: JetStreamClient): Promise<void> {
     const subject = this.deps.naming.typeOfSubject(message.subject);
     let envelope: ReturnType<typeof decodeEnvelope>;
     try {
       envelope = decodeEnvelope(message.data);
     } catch (error) {
-      return this.deadLetter(message, lane, js, `undecodable event: ${(error as Error).message}`, 1);
+      await this.deadLetter(message, js, `undecodable event: ${(error as Error).message}`);
+      return;
     }
     const handler = this.handlers.get(envelope.type);
     if (!handler) {
       message.ack();
       this.outcomes.inc({ consumer: this.options.name, event_type: envelope.type || subject, outcome: "skipped" });
-      return true;
+      return;
     }
-    const labels = { consumer: this.options.name, event_type: envelope.type };
-    for (let attempt = message.info.deliveryCount; ; attempt++) {
-      const event: ReceivedEvent = {
-        id: envelope.eventId,
-        type: envelope.type,
-        aggregateType: envelope.aggregateType,
-        aggregateId: envelope.aggregateId,
-        aggregateVersion: envelope.aggregateVersion,
-        occurredAt: envelope.occurredAt ?? new Date(0),
-        correlationId: envelope.correlationId || envelope.eventId,
-        producer: envelope.producer,
-        streamSequence: message.info.streamSequence,
-        deliveryCount: attempt,
-      };
-      const failure = await this.applyOnce(message, envelope, handler, event);
-      if (failure === undefined) return true;
-      const reason = failure instanceof Error ? `${failure.name}: ${failure.message}` : String(failure);
-      if (failure instanceof PermanentEventError || attempt >= this.maxAttempts) {
-        return this.deadLetter(message, lane, js, reason, attempt);
-      }
-      const delay = retryDelayMs(attempt, this.retryDelay);
-      this.deps.logger.warn(
-        {
-          consumer: this.durable,
-          event_id: event.id,
-          event_type: event.type,
-          aggregate_id: event.aggregateId,
-          attempt,
-          retry_ms: delay,
-          err: failure,
-        },
-        "event handling failed; will retry (its aggregate's later events wait)",
-      );
-      this.outcomes.inc({ ...labels, outcome: "retried" });
-      if (!(await this.hold(lane, delay))) {
-        message.nak();
-        return false;
-      }
-    }
-  }
-
-  /** One attempt: the handler in a transaction with the inbox entry, then the ack. The error, if it failed. */
-  private async applyOnce(
-    message: JsMsg,
-    envelope: ReturnType<typeof decodeEnvelope>,
-    handler: EventHandler<S>,
-    event: ReceivedEvent,
-  ): Promise<unknown> {
+    const event: ReceivedEvent = {
+      id: envelope.eventId,
+      type: envelope.type,
+      aggregateType: envelope.aggregateType,
+      aggregateId: envelope.aggregateId,
+      aggregateVersion: envelope.aggregateVersion,
+      occurredAt: envelope.occurredAt ?? new Date(0),
+      correlationId: envelope.correlationId || envelope.eventId,
+      producer: envelope.producer,
+      streamSequence: message.info.streamSequence,
+      deliveryCount: message.info.deliveryCount,
+    };
     const labels = { consumer: this.options.name, event_type: event.type };
     const parent = contextFromHeaders(headerRecord(message));
     const span = this.deps.tracer.startSpan(
@@ -402,7 +305,6 @@ export class EventSubscription<S extends Record<string, unknown>> {
           "messaging.destination.name": message.subject,
           "messaging.consumer.group.name": this.durable,
           "messaging.message.id": event.id,
-          "messaging.message.delivery_attempt": event.deliveryCount,
           "agora.correlation_id": event.correlationId,
         },
       },
@@ -433,28 +335,35 @@ export class EventSubscription<S extends Record<string, unknown>> {
       message.ack();
       span.setStatus({ code: SpanStatusCode.OK });
       this.outcomes.inc({ ...labels, outcome: applied ? "applied" : "duplicate" });
-      return undefined;
     } catch (error) {
       span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
-      return error ?? new Error("handler failed");
+      const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      if (error instanceof PermanentEventError || event.deliveryCount >= this.maxAttempts) {
+        await this.deadLetter(message, js, reason);
+      } else {
+        const delay = retryDelayMs(event.deliveryCount, this.retryDelay);
+        this.deps.logger.warn(
+          {
+            consumer: this.durable,
+            event_id: event.id,
+            event_type: event.type,
+            attempt: event.deliveryCount,
+            retry_ms: delay,
+            err: error,
+          },
+          "event handling failed; will retry",
+        );
+        message.nak(delay);
+        this.outcomes.inc({ ...labels, outcome: "retried" });
+      }
     } finally {
       span.end();
       this.handling.observe(labels, Number(process.hrtime.bigint() - started) / 1e9);
     }
   }
 
-  /**
-   * Moves a message to the dead letters and terminates it: true once done. While publishing the dead
-   * letter fails (NATS down), retries with backoff and keeps the lane waiting; false (the message
-   * given back) when the subscription stops meanwhile.
-   */
-  private async deadLetter(
-    message: JsMsg,
-    lane: readonly JsMsg[],
-    js: JetStreamClient,
-    reason: string,
-    attempts: number,
-  ): Promise<boolean> {
+  /** Moves a message to the dead letters and terminates it; if that fails, naks it to try later. */
+  private async deadLetter(message: JsMsg, js: JetStreamClient, reason: string): Promise<void> {
     const { naming, service, logger } = this.deps;
     const headers = natsHeaders();
     for (const [key, value] of Object.entries(headerRecord(message))) {
@@ -463,39 +372,35 @@ export class EventSubscription<S extends Record<string, unknown>> {
     headers.set(eventHeaders.deadLetterSubject, message.subject);
     headers.set(eventHeaders.deadLetterStream, message.info.stream);
     headers.set(eventHeaders.deadLetterSequence, String(message.info.streamSequence));
-    headers.set(eventHeaders.deadLetterAttempts, String(attempts));
+    headers.set(eventHeaders.deadLetterAttempts, String(message.info.deliveryCount));
     headers.set(eventHeaders.deadLetterError, reason.slice(0, 1000).replace(/[\r\n]+/g, " "));
     headers.set(eventHeaders.deadLetterConsumer, this.durable);
-    for (let failures = 1; ; failures++) {
-      headers.set(eventHeaders.deadLetterTime, new Date().toISOString());
-      try {
-        await js.publish(naming.deadLetterSubject(service, this.options.name), message.data, {
-          headers,
-          msgID: `dead-letter:${this.durable}:${message.info.stream}:${message.info.streamSequence}`,
-          timeout: 5000,
-        });
-        message.term();
-        this.outcomes.inc({
-          consumer: this.options.name,
-          event_type: headerRecord(message)[eventHeaders.eventType] ?? "unknown",
-          outcome: "dead_lettered",
-        });
-        logger.error(
-          { consumer: this.durable, subject: message.subject, sequence: message.info.streamSequence, attempts, reason },
-          "event moved to the dead letters",
-        );
-        return true;
-      } catch (error) {
-        const delay = retryDelayMs(failures, this.retryDelay);
-        logger.warn(
-          { err: error, consumer: this.durable, retry_ms: delay },
-          "could not dead-letter the event; retrying",
-        );
-        if (!(await this.hold(lane, delay))) {
-          message.nak();
-          return false;
-        }
-      }
+    headers.set(eventHeaders.deadLetterTime, new Date().toISOString());
+    try {
+      await js.publish(naming.deadLetterSubject(service, this.options.name), message.data, {
+        headers,
+        msgID: `dead-letter:${this.durable}:${message.info.stream}:${message.info.streamSequence}`,
+        timeout: 5000,
+      });
+      message.term();
+      this.outcomes.inc({
+        consumer: this.options.name,
+        event_type: headerRecord(message)[eventHeaders.eventType] ?? "unknown",
+        outcome: "dead_lettered",
+      });
+      logger.error(
+        {
+          consumer: this.durable,
+          subject: message.subject,
+          sequence: message.info.streamSequence,
+          attempts: message.info.deliveryCount,
+          reason,
+        },
+        "event moved to the dead letters",
+      );
+    } catch (error) {
+      logger.warn({ err: error, consumer: this.durable }, "could not dead-letter the event; retrying later");
+      message.nak(retryDelayMs(message.info.deliveryCount, this.retryDelay));
     }
   }
 }

@@ -5,21 +5,13 @@ import pino from "pino";
 import { type AgoraService, type Database, eventTablesMigrations, Outbox, openDatabase } from "../../src";
 
 // The fixture services are plain JS on the compiled kit (so they also run as processes).
-const fixtures = require("../fixtures/event-services.js") as {
-  // biome-ignore lint/suspicious/noExplicitAny: untyped JS fixture
-  producer: any;
-  // biome-ignore lint/suspicious/noExplicitAny: untyped JS fixture
-  consumer: any;
-  failing: Set<string>;
-  failTimes: Map<string, number>;
-};
+// biome-ignore lint/suspicious/noExplicitAny: untyped JS fixture
+const fixtures = require("../fixtures/event-services.js") as { producer: any; consumer: any; failing: Set<string> };
 
 export const producerService = fixtures.producer as AgoraService<unknown, Record<string, never>>;
 export const consumerService = fixtures.consumer as AgoraService<unknown, Record<string, never>>;
 /** Product groups whose events the consumer refuses (in-process consumers only). */
 export const failingProducts = fixtures.failing;
-/** Product ids whose events fail that many more times, then succeed (in-process consumers only). */
-export const transientlyFailing = fixtures.failTimes;
 export const eventServicesScript = join(__dirname, "../fixtures/event-services.js");
 
 /** Opens the producer's database from the test process to write outbox rows directly. */
