@@ -79,7 +79,10 @@ function headerRecord(message: JsMsg): Record<string, string> {
  * records its id in `agora_processed_events`, so a redelivered event is acked and skipped; the ack is
  * sent only after commit. Failures are retried with nak(delay) computed here (server backoff does not
  * apply to nak); after the last attempt the event goes to the dead-letter stream with its original
- * subject, sequence, attempts and error, and is terminated. The consumer recreates itself after a
+ * subject, sequence, attempts and error, and is terminated. Events of one aggregate are handled one at
+ * a time, but a nak'd event's aggregate goes on with its later events meanwhile (holding them back
+ * would let one failing aggregate occupy the consumer), so handlers whose result depends on order
+ * compare the aggregate version. The consumer recreates itself after a
  * NATS restart, a deleted consumer or stream, or missed heartbeats.
  */
 export class EventSubscription<S extends Record<string, unknown>> {
