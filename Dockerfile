@@ -94,7 +94,7 @@ ENV NODE_ENV=development \
     SERVICE_DIR=${WORKSPACE_DIR}/${SERVICE}
 RUN chown -R 10001:10001 "${SERVICE_DIR}"
 USER 10001:10001
-CMD ["/bin/sh", "-c", "npx --no-install tsc -p \"$SERVICE_DIR/tsconfig.build.json\" --watch --preserveWatchOutput & exec node --watch-path=\"$SERVICE_DIR/dist\" \"$SERVICE_DIR/dist/main.js\""]
+CMD ["/bin/sh", "-c", "npx --no-install tsc -p \"$SERVICE_DIR/tsconfig.build.json\" --watch --preserveWatchOutput & exec node --max-semi-space-size=8 --watch-path=\"$SERVICE_DIR/dist\" \"$SERVICE_DIR/dist/main.js\""]
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
@@ -118,4 +118,5 @@ COPY --from=build /collect/ ./
 RUN ln -s "${WORKSPACE_DIR}/${SERVICE}/dist/main.js" main.js && test -f main.js
 USER 10001:10001
 # Exec form: node is PID 1 and receives SIGTERM itself (the service kit handles SIGTERM and SIGINT).
-CMD ["node", "main.js"]
+# --max-semi-space-size=8: the same Node flags as the local run (tools/local-run serviceNodeFlags).
+CMD ["node", "--max-semi-space-size=8", "main.js"]

@@ -1,5 +1,4 @@
 import * as grpc from "@grpc/grpc-js";
-import { expect } from "@jest/globals";
 
 /** Resolves with the gRPC error of a call expected to fail (and throws when it succeeds). */
 export async function grpcFailure(call: Promise<unknown>): Promise<grpc.ServiceError> {
@@ -17,6 +16,9 @@ export async function expectGrpcStatus(
   code: grpc.status,
   details: string | RegExp,
 ): Promise<void> {
+  // Loaded here, not at the top: @jest/globals throws when imported outside a test, and the rest of
+  // this package (OtlpReceiver, test databases) also serves the benchmarks.
+  const { expect } = await import("@jest/globals");
   const error = await grpcFailure(call);
   expect({ code: grpc.status[error.code], details: error.details }).toEqual({
     code: grpc.status[code],

@@ -10,6 +10,9 @@ export interface ReceivedSpan {
   name: string;
   /** OTLP SpanKind: 1 internal, 2 server, 3 client, 4 producer, 5 consumer. */
   kind: number;
+  /** Start and end, nanoseconds since the epoch. */
+  startTimeNs: bigint;
+  endTimeNs: bigint;
   attributes: Record<string, string | number | boolean>;
 }
 
@@ -56,6 +59,8 @@ function span(bytes: Uint8Array, service: string): ReceivedSpan {
     parentSpanId: "",
     name: "",
     kind: 0,
+    startTimeNs: 0n,
+    endTimeNs: 0n,
     attributes: {},
   };
   for (const [fieldNo, wireType, reader] of fields(bytes)) {
@@ -64,6 +69,8 @@ function span(bytes: Uint8Array, service: string): ReceivedSpan {
     else if (fieldNo === 4) result.parentSpanId = hex(reader.bytes());
     else if (fieldNo === 5) result.name = reader.string();
     else if (fieldNo === 6) result.kind = reader.int32();
+    else if (fieldNo === 7) result.startTimeNs = BigInt(reader.fixed64());
+    else if (fieldNo === 8) result.endTimeNs = BigInt(reader.fixed64());
     else if (fieldNo === 9) {
       const [key, value] = keyValue(reader.bytes());
       result.attributes[key] = value;

@@ -4,7 +4,7 @@
 // rate the confirmed orders/s, placement→CONFIRMED latency (p50/p90/p99/max), errors, and CPU and RSS
 // per service; then profiles the busiest services at the first rate that misses the bound.
 // Results: results/system.{json,md}. Environment: BENCH_RATES (default "2,4,8,12,16"; raise it once the system gets faster),
-// BENCH_SECONDS (measured seconds per rate, default 20), BENCH_POSTGRES_URL (default the local server),
+// BENCH_SECONDS (measured seconds per rate, default 60), BENCH_POSTGRES_URL (default the local server),
 // BENCH_PROFILE=0 to skip profiling, BENCH_NODE_OPTIONS for the services' Node flags (e.g. heap limits).
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -161,8 +161,13 @@ async function loadAt(rate: number, seconds: number): Promise<Omit<RateResult, "
   };
 }
 
+/**
+ * The system keeps up at a rate when (nearly) every order placed in the window was confirmed within
+ * it, p99 placement → CONFIRMED stays within the bound, and errors stay under 1 %. (Compared with the
+ * orders really placed, not the nominal rate: Poisson arrivals over a window vary by several percent.)
+ */
 const withinBound = (result: RateResult) =>
-  result.toConfirmed.p99 <= boundMs && result.errorRate < 0.01 && result.confirmedPerSecond >= result.rate * 0.9;
+  result.toConfirmed.p99 <= boundMs && result.errorRate < 0.01 && result.confirmed >= result.placed * 0.99;
 
 async function profile(rate: number, seconds: number) {
   const profileDir = mkdtempSync(join(tmpdir(), "agora-profile-"));
@@ -198,7 +203,8 @@ async function profile(rate: number, seconds: number) {
 
 async function main(): Promise<void> {
   const rates = (process.env.BENCH_RATES ?? "2,4,8,12,16").split(",").map(Number);
-  const seconds = Number(process.env.BENCH_SECONDS ?? 20);
+  // A p99 needs a few hundred samples: 60 s is 240 orders at 4/s.
+  const seconds = Number(process.env.BENCH_SECONDS ?? 60);
   process.stdout.write(`starting Agora on Postgres (ports +${portOffset})…\n`);
   const { system, dataDir } = await startSystem(serviceNodeOptions ? { NODE_OPTIONS: serviceNodeOptions } : {});
   const results: RateResult[] = [];

@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { serviceNodeFlags } from "@agora/local-run";
 import { checkHealth, type ServiceProcess, spawnServiceProcess, startTestNats, type TestNats } from "@agora/testing";
 import { collectScript, dockerStage, readDockerfile } from "../src/dockerfile";
 import { repoRoot } from "../src/paths";
@@ -68,7 +69,12 @@ test("the runtime stage is the deps stage's node_modules plus the collect step's
   expect(runtime.instructions).toContainEqual(
     expect.stringMatching(/^RUN ln -s "\$\{WORKSPACE_DIR\}\/\$\{SERVICE\}\/dist\/main\.js" main\.js /),
   );
-  expect(runtime.instructions.at(-1)).toBe('CMD ["node", "main.js"]');
+  // The same Node flags as the local run, so what is measured locally is what runs in the cluster.
+  expect(JSON.parse((runtime.instructions.at(-1) as string).replace(/^CMD /, ""))).toEqual([
+    "node",
+    ...serviceNodeFlags,
+    "main.js",
+  ]);
 });
 
 describe("catalog started from the assembled runtime tree", () => {
