@@ -1,10 +1,10 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, waitUntil } from "@agora/testing";
 import { registryFromDescriptorSet } from "../src/descriptors";
 import { registerDescriptorService } from "./support/descriptor-server";
 import { type BuiltDescriptorSet, buildDescriptorSet } from "./support/descriptor-set";
+import { spawnGatewayProcess } from "./support/gateway-process";
 import { registerJwksStandIn, type StandInServer, startGrpcServer } from "./support/grpc-stand-ins";
 
 // The faulty build of a canary demo for the gateway: FAULT_ERROR_RATE and FAULT_DELAY_MS in the
@@ -42,38 +42,17 @@ describe("the gateway with FAULT_ERROR_RATE / FAULT_DELAY_MS", () => {
     descriptorSet?.remove();
   });
 
-  /** Starts dist/main.js with the given fault settings; resolves with its URL once /readyz answers 200. */
+  /** The gateway process with the given fault settings; resolves with its URL once it is ready. */
   async function startGateway(faults: Record<string, string>): Promise<string> {
-    const httpPort = await freePort();
-    const url = `http://127.0.0.1:${httpPort}`;
-    const child = spawn(process.execPath, [join(__dirname, "../dist/main.js")], {
-      env: {
-        ...process.env,
-        NODE_OPTIONS: "",
-        HTTP_HOST: "127.0.0.1",
-        HTTP_PORT: String(httpPort),
-        GRPC_HOST: "127.0.0.1",
-        METRICS_PORT: String(await freePort()),
-        DESCRIPTOR_SET_PATH: descriptorSet.path,
-        DOWNSTREAM_ADDRS: `gatewaytest=${echo.address}`,
-        IDENTITY_ADDR: identity.address,
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
-        LOG_FORMAT: "json",
-        ...faults,
-      },
-      stdio: ["ignore", "inherit", "inherit"],
+    const gateway = await spawnGatewayProcess({
+      DESCRIPTOR_SET_PATH: descriptorSet.path,
+      DOWNSTREAM_ADDRS: `gatewaytest=${echo.address}`,
+      IDENTITY_ADDR: identity.address,
+      LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "error",
+      ...faults,
     });
-    children.push(child);
-    await waitUntil(
-      () =>
-        fetch(`${url}/readyz`).then(
-          (response) => response.status === 200,
-          () => false,
-        ),
-      20_000,
-      "gateway ready",
-    );
-    return url;
+    children.push(gateway.child);
+    return gateway.url;
   }
 
   it("FAULT_ERROR_RATE=1 fails every API request with 503 UNAVAILABLE before any downstream call", async () => {

@@ -1,10 +1,11 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { freePort, waitUntil } from "@agora/testing";
+import { waitUntil } from "@agora/testing";
 import { registryFromDescriptorSet } from "../src/descriptors";
 import { registerDescriptorService } from "./support/descriptor-server";
 import { type BuiltDescriptorSet, buildDescriptorSet } from "./support/descriptor-set";
+import { spawnGatewayProcess } from "./support/gateway-process";
 import { registerJwksStandIn, type StandInServer, startGrpcServer } from "./support/grpc-stand-ins";
 
 // The gateway as its own OS process (dist/main.js), as Kubernetes runs it, in front of a stand-in
@@ -39,35 +40,12 @@ describe("the gateway process", () => {
       }),
     );
     identity = await startGrpcServer((server) => registerJwksStandIn(server, () => []));
-    const httpPort = await freePort();
-    url = `http://127.0.0.1:${httpPort}`;
-    child = spawn(process.execPath, [join(__dirname, "../dist/main.js")], {
-      env: {
-        ...process.env,
-        NODE_OPTIONS: "",
-        HTTP_HOST: "127.0.0.1",
-        HTTP_PORT: String(httpPort),
-        GRPC_HOST: "127.0.0.1",
-        METRICS_PORT: String(await freePort()),
-        DESCRIPTOR_SET_PATH: descriptorSet.path,
-        DOWNSTREAM_ADDRS: `gatewaytest=${echo.address}`,
-        IDENTITY_ADDR: identity.address,
-        SHUTDOWN_DELAY_MS: "800",
-        LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "warn",
-        LOG_FORMAT: "json",
-      },
-      stdio: ["ignore", "inherit", "inherit"],
-    });
-    exited = new Promise((resolve) => child.once("exit", (code) => resolve(code)));
-    await waitUntil(
-      () =>
-        fetch(`${url}/readyz`).then(
-          (response) => response.status === 200,
-          () => false,
-        ),
-      20_000,
-      "gateway ready",
-    );
+    ({ url, child, exited } = await spawnGatewayProcess({
+      DESCRIPTOR_SET_PATH: descriptorSet.path,
+      DOWNSTREAM_ADDRS: `gatewaytest=${echo.address}`,
+      IDENTITY_ADDR: identity.address,
+      SHUTDOWN_DELAY_MS: "800",
+    }));
   }, 30_000);
 
   afterAll(async () => {

@@ -95,6 +95,11 @@ export class OrderStore {
     const db = tx ?? this.db;
     const [order] = await db.select().from(orders).where(eq(orders.orderId, orderId));
     if (!order) return undefined;
+    return { order, ...(await this.linesAndHistory(db, orderId)) };
+  }
+
+  /** An order's lines (in line order) and status history (oldest first), read together. */
+  private async linesAndHistory(db: Db<OrderSchema> | OrderTx, orderId: string) {
     const [lines, history] = await Promise.all([
       db.select().from(orderLines).where(eq(orderLines.orderId, orderId)).orderBy(asc(orderLines.lineNumber)),
       db
@@ -103,7 +108,7 @@ export class OrderStore {
         .where(eq(orderStatusChanges.orderId, orderId))
         .orderBy(asc(orderStatusChanges.id)),
     ]);
-    return { order, lines, history };
+    return { lines, history };
   }
 
   /** The order a customer placed with an idempotency key, or undefined. */
@@ -256,15 +261,7 @@ export class OrderStore {
       tx.insert(orderStatusChanges).values({ orderId, status: change.status, reason: change.reason, changedAt: now }),
     ]);
     if (!order) throw new Error(`order ${orderId} vanished during a status change`);
-    const [lines, history] = await Promise.all([
-      tx.select().from(orderLines).where(eq(orderLines.orderId, orderId)).orderBy(asc(orderLines.lineNumber)),
-      tx
-        .select()
-        .from(orderStatusChanges)
-        .where(eq(orderStatusChanges.orderId, orderId))
-        .orderBy(asc(orderStatusChanges.id)),
-    ]);
-    const view: OrderView = { order, lines, history };
+    const view: OrderView = { order, ...(await this.linesAndHistory(tx, orderId)) };
     await Promise.all([
       this.recordEvent(tx, view, change.reason),
       tx.execute(sql`select pg_notify(${orderChangedChannel}, ${orderId})`),
