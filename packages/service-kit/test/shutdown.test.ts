@@ -214,6 +214,7 @@ describe("a stop signal while the service is still starting", () => {
     });
     // The fixture reads SETUP_DELAY_MS from this process's environment when its setup runs.
     process.env.SETUP_DELAY_MS = "20000";
+    let outcome: Promise<unknown> | undefined;
     try {
       const starting = producerService.start({
         env: {
@@ -228,16 +229,16 @@ describe("a stop signal while the service is still starting", () => {
         logDestination: logs,
         signal: controller.signal,
       });
-      const outcome = starting.then(
-        () => "started",
+      outcome = starting.then(
+        (started) => started,
         (error: unknown) => error,
       );
       await waitUntil(() => logged.includes("database ready"), 10_000, "database migrated");
-      expect(await sessionsOn(database)).toBeGreaterThan(0);
+      // The fixture's setup opens a pooled session before it waits.
+      await waitUntil(async () => (await sessionsOn(database)) > 0, 10_000, "a database session open while starting");
       const cancelledAt = Date.now();
       controller.abort();
       const result = await outcome;
-      if (result === "started") await (await starting).stop();
       // The fixture runs on the compiled kit: its error class is dist's, not src's.
       expect(result).toMatchObject({ name: StartCancelledError.name, cleanStop: true });
       expect(Date.now() - cancelledAt).toBeLessThan(5000);
@@ -245,6 +246,12 @@ describe("a stop signal while the service is still starting", () => {
       await waitUntil(async () => (await sessionsOn(database)) === 0, 5000, "every database session closed");
     } finally {
       delete process.env.SETUP_DELAY_MS;
+      // Whatever failed above, leave no service running behind the test (jest would never exit).
+      controller.abort();
+      const result = await outcome;
+      if (result && typeof (result as { stop?: unknown }).stop === "function") {
+        await (result as { stop(): Promise<void> }).stop();
+      }
     }
   }, 30_000);
 });
