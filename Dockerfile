@@ -71,9 +71,9 @@ RUN node -e ' \
       } \
       const start = [...byName.values()].find((w) => w.dir === entry); \
       if (!start) throw new Error("no workspace at " + entry); \
-      const todo = [start]; const seen = new Set(); \
-      while (todo.length > 0) { \
-        const { dir, pkg } = todo.pop(); \
+      const pending = [start]; const seen = new Set(); \
+      while (pending.length > 0) { \
+        const { dir, pkg } = pending.pop(); \
         if (seen.has(dir)) continue; \
         seen.add(dir); \
         if (!Array.isArray(pkg.files)) throw new Error(dir + "/package.json has no \"files\" list: name what the workspace ships (dist, migrations, descriptor sets)"); \
@@ -82,7 +82,7 @@ RUN node -e ' \
           if (!fs.existsSync(from)) throw new Error(dir + "/package.json lists \"" + item + "\" in files, but " + from + " does not exist"); \
           fs.cpSync(from, path.join(out, from), { recursive: true, filter: (f) => !/(\.map|\.d\.ts|\.tsbuildinfo)$/.test(f) }); \
         } \
-        for (const dep of Object.keys(pkg.dependencies ?? {})) if (byName.has(dep)) todo.push(byName.get(dep)); \
+        for (const dep of Object.keys(pkg.dependencies ?? {})) if (byName.has(dep)) pending.push(byName.get(dep)); \
       }' "${WORKSPACE_DIR}/${SERVICE}" /collect
 
 # Development image (skaffold -p dev, Tilt live update): sources and all dependencies; tsc --watch
