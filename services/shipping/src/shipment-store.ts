@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { Address } from "@agora/contracts/agora/common/v1/address";
-import type { Db, Tx } from "@agora/service-kit";
+import { type Db, resultRows, type Tx } from "@agora/service-kit";
 import { and, asc, eq, lte, sql } from "drizzle-orm";
 import type * as schema from "./db/schema";
 import { cancelledOrders, type ShipmentRow, shipments } from "./db/schema";
@@ -27,9 +27,9 @@ export interface OrderToShip {
 
 /** The next number of the tracking_serials sequence. */
 async function nextTrackingSerial(tx: ShippingTx): Promise<number> {
-  const result: unknown = await tx.execute(sql`select nextval('tracking_serials')::int8 as serial`);
-  // postgres.js answers with the rows, PGlite with { rows }.
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { serial: string | number }[];
+  const rows = resultRows<{ serial: string | number }>(
+    await tx.execute(sql`select nextval('tracking_serials')::int8 as serial`),
+  );
   return Number(rows[0]?.serial);
 }
 

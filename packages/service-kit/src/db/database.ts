@@ -72,8 +72,11 @@ export interface SessionLock {
 /** Lock id for migrations: the same in every replica, so they migrate one after another. */
 const MIGRATION_LOCK_ID = 7_482_001;
 
-function rowsOf<T>(result: unknown): T[] {
-  // postgres.js returns the rows array itself; PGlite returns { rows }.
+/**
+ * The rows of a `db.execute(sql…)` / `tx.execute(sql…)` result, whichever the driver: postgres.js
+ * answers with the rows array itself, PGlite with `{ rows }`.
+ */
+export function resultRows<T>(result: unknown): T[] {
   return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }
 
@@ -188,7 +191,7 @@ async function openPostgres<S extends Record<string, unknown>>(
   return {
     db,
     kind: "postgres",
-    rows: async <T>(query: SQL) => rowsOf<T>(await db.execute(query)),
+    rows: async <T>(query: SQL) => resultRows<T>(await db.execute(query)),
     listen: async (channel, onNotify) => {
       const subscription = await client.listen(channel, (payload) => onNotify(payload));
       return () => subscription.unlisten();
@@ -253,7 +256,7 @@ async function openPglite<S extends Record<string, unknown>>(options: DatabaseOp
   return {
     db,
     kind: "pglite",
-    rows: async <T>(query: SQL) => rowsOf<T>(await db.execute(query)),
+    rows: async <T>(query: SQL) => resultRows<T>(await db.execute(query)),
     listen: async (channel, onNotify) => client.listen(channel, onNotify),
     tryLock: async (key) => {
       const { rows } = await client.query<{ locked: boolean }>("select pg_try_advisory_lock($1) as locked", [key]);

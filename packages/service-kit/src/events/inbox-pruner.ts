@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Logger } from "pino";
-import type { Database } from "../db/database";
+import { type Database, resultRows } from "../db/database";
 import { PeriodicTask } from "../periodic-task";
 
 /** Transaction-scoped advisory lock of the pruner: one replica per database prunes at a time. */
@@ -37,11 +37,11 @@ export function createInboxPruner(
     run: async () => {
       const cutoff = new Date(Date.now() - options.retentionMs);
       const deleted = await deps.database.db.transaction(async (tx) => {
-        const [lock] = rowsOf<{ locked: boolean }>(
+        const [lock] = resultRows<{ locked: boolean }>(
           await tx.execute(sql`select pg_try_advisory_xact_lock(${INBOX_PRUNE_LOCK_ID}) as locked`),
         );
         if (!lock?.locked) return 0;
-        return rowsOf(
+        return resultRows(
           await tx.execute(sql`
             delete from agora_processed_events where ctid = any(array(
               select ctid from agora_processed_events where processed_at < ${cutoff.toISOString()}::timestamptz
@@ -53,9 +53,4 @@ export function createInboxPruner(
       return deleted === batchSize;
     },
   });
-}
-
-function rowsOf<T>(result: unknown): T[] {
-  // postgres.js returns the rows array itself; PGlite returns { rows }.
-  return (Array.isArray(result) ? result : (result as { rows: T[] }).rows) as T[];
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { Db } from "@agora/service-kit";
+import { type Db, resultRows } from "@agora/service-kit";
 import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { orderLines, orderSagaLog, orderSagas, orders, type SagaRow, type SagaStep } from "../db/schema";
 import { millis, type OrderSchema, type OrderStore, type OrderTx, sagaDueChannel } from "../order-store";
@@ -369,7 +369,7 @@ export class SagaStore {
                     then least(next_attempt_at, deadline_at) else next_attempt_at end,
                coalesce(leased_until, '-infinity'::timestamptz))) - now()) * 1000)::float8 as ms
       from order_sagas where step <> 'DONE' and not parked`);
-    const [row] = (Array.isArray(rows) ? rows : (rows as { rows: unknown[] }).rows) as Array<{ ms: number | null }>;
+    const [row] = resultRows<{ ms: number | null }>(rows);
     if (row?.ms === null || row?.ms === undefined) return undefined;
     return Math.max(0, Number(row.ms));
   }
