@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createTestDatabase, type TestDatabase } from "@agora/testing";
+import { createTestDatabase, type TestDatabase, waitUntil } from "@agora/testing";
 import { sql } from "drizzle-orm";
 import pino from "pino";
-import { openDatabase, redact } from "../src";
+import { notifyAfterCommit, openDatabase, redact } from "../src";
 
 const logger = pino({ level: "silent" });
 const migrations = [{ folder: join(__dirname, "fixtures/migrations"), table: "__drizzle_migrations" }];
@@ -45,6 +45,29 @@ describe("database on a real Postgres server", () => {
       expect(received).toEqual(["hello"]);
       await unlisten();
     } finally {
+      await database.close();
+    }
+  });
+
+  it("notifies after a transaction commits, and never for one that rolls back", async () => {
+    const database = await openDatabase({ url: testDb.url, schema: {}, migrations, logger });
+    const received: string[] = [];
+    const unlisten = await database.listen("kit_after_commit", (payload) => received.push(payload));
+    try {
+      await database.db.transaction(async (tx) => {
+        await notifyAfterCommit(tx, "kit_after_commit", "committed");
+      });
+      await expect(
+        database.db.transaction(async (tx) => {
+          await notifyAfterCommit(tx, "kit_after_commit", "rolled back");
+          throw new Error("roll back");
+        }),
+      ).rejects.toThrow("roll back");
+      await waitUntil(() => received.length > 0, 5000, "the notification");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(received).toEqual(["committed"]);
+    } finally {
+      await unlisten();
       await database.close();
     }
   });

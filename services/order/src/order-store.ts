@@ -8,7 +8,7 @@ import {
   OrderShippedEvent,
 } from "@agora/contracts";
 import type { Address } from "@agora/contracts/agora/common/v1/address";
-import type { Db, Outbox, Page, Tx } from "@agora/service-kit";
+import { type Db, notifyAfterCommit, type Outbox, type Page, type Tx } from "@agora/service-kit";
 import { and, asc, desc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import type * as schema from "./db/schema";
 import {
@@ -233,8 +233,8 @@ export class OrderStore {
       await Promise.all([
         this.outbox.add(tx, OrderPlacedEvent, { order: toOrderProto(view) }, { aggregateId: orderId }),
         // A leased saga runs here; one written due wakes every replica's executor.
-        saga.lease ? undefined : tx.execute(sql`select pg_notify(${sagaDueChannel}, ${orderId})`),
-        tx.execute(sql`select pg_notify(${orderChangedChannel}, ${orderId})`),
+        saga.lease ? undefined : notifyAfterCommit(tx, sagaDueChannel, orderId),
+        notifyAfterCommit(tx, orderChangedChannel, orderId),
       ]);
       return { view, created: true };
     });
@@ -262,10 +262,7 @@ export class OrderStore {
     ]);
     if (!order) throw new Error(`order ${orderId} vanished during a status change`);
     const view: OrderView = { order, ...(await this.linesAndHistory(tx, orderId)) };
-    await Promise.all([
-      this.recordEvent(tx, view, change.reason),
-      tx.execute(sql`select pg_notify(${orderChangedChannel}, ${orderId})`),
-    ]);
+    await Promise.all([this.recordEvent(tx, view, change.reason), notifyAfterCommit(tx, orderChangedChannel, orderId)]);
     return view;
   }
 

@@ -1,5 +1,5 @@
 import type { PGlite } from "@electric-sql/pglite";
-import type { ExtractTablesWithRelations, SQL } from "drizzle-orm";
+import { type ExtractTablesWithRelations, type SQL, sql } from "drizzle-orm";
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from "drizzle-orm/pg-core";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
@@ -106,6 +106,26 @@ export function afterCommit(tx: Tx<any>, hook: () => void): boolean {
 // biome-ignore lint/suspicious/noExplicitAny: any service schema
 export function databaseOf(tx: Tx<any>): Db<any> | undefined {
   return transactionScopes.get(tx)?.db;
+}
+
+/**
+ * NOTIFY `channel` with `payload` once `tx` has committed, from outside it (never when it rolls back).
+ * A NOTIFY inside a transaction holds Postgres's global notify lock from before its commit until after
+ * it, so transactions that notify commit one at a time (see {@link Outbox}'s wake-ups). Inside a
+ * savepoint or another drizzle instance's transaction, where the commit cannot be followed, it
+ * notifies inside `tx` instead. A NOTIFY lost to a crash right after the commit costs latency only:
+ * Agora's listeners also poll.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: any service schema
+export async function notifyAfterCommit(tx: Tx<any>, channel: string, payload = ""): Promise<void> {
+  const db = databaseOf(tx);
+  if (!db) {
+    await tx.execute(sql`select pg_notify(${channel}, ${payload})`);
+    return;
+  }
+  afterCommit(tx, () => {
+    db.execute(sql`select pg_notify(${channel}, ${payload})`).catch(() => undefined);
+  });
 }
 
 /** Makes `db.transaction` record its transactions, so {@link afterCommit} can find them. */

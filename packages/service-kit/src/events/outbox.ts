@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { EventType } from "@agora/contracts";
 import { sql } from "drizzle-orm";
-import { afterCommit, type Db, databaseOf, type Tx } from "../db/database";
+import { afterCommit, type Db, databaseOf, notifyAfterCommit, type Tx } from "../db/database";
 import { currentRequestContext } from "../request-context";
 import { traceHeaders } from "../tracing/tracing";
 import { encodeEnvelope } from "./envelope";
@@ -102,9 +102,8 @@ export class Outbox {
     });
     const db = databaseOf(tx);
     if (!db) {
-      // Not a kit transaction we can follow to its commit (a savepoint): NOTIFY inside it, which
-      // Postgres delivers when (and only if) the outermost transaction commits.
-      await tx.execute(sql`select pg_notify(${outboxChannel}, '')`);
+      // Not a kit transaction we can follow to its commit (a savepoint): NOTIFY inside it.
+      await notifyAfterCommit(tx, outboxChannel);
     } else if (!this.waking.has(tx)) {
       this.waking.add(tx);
       afterCommit(tx, () => this.wakeRelay(db));

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { type Db, resultRows } from "@agora/service-kit";
+import { type Db, notifyAfterCommit, resultRows } from "@agora/service-kit";
 import { and, asc, eq, inArray, isNull, lt, lte, ne, or, sql } from "drizzle-orm";
 import { orderLines, orderSagaLog, orderSagas, orders, type SagaRow, type SagaStep } from "../db/schema";
 import { millis, type OrderSchema, type OrderStore, type OrderTx, sagaDueChannel } from "../order-store";
@@ -277,7 +277,7 @@ export class SagaStore {
     writes.push(
       tx.insert(orderSagaLog).values({ orderId, ...decision.log, detail: decision.log.detail.slice(0, 1000) }),
     );
-    if (runNow && lease !== "extend") writes.push(tx.execute(sql`select pg_notify(${sagaDueChannel}, ${orderId})`));
+    if (runNow && lease !== "extend") writes.push(notifyAfterCommit(tx, sagaDueChannel, orderId));
     await Promise.all(writes);
   }
 
@@ -337,7 +337,7 @@ export class SagaStore {
         })
         .where(eq(orderSagas.orderId, orderId));
       await tx.insert(orderSagaLog).values({ orderId, step: saga.step, outcome: "resumed", detail: note });
-      await tx.execute(sql`select pg_notify(${sagaDueChannel}, ${orderId})`);
+      await notifyAfterCommit(tx, sagaDueChannel, orderId);
       return true;
     });
   }
